@@ -1,0 +1,22 @@
+#!/bin/bash
+# Build rasync.ko against the cached kernel of VARIANT (run|debug) into
+# out/VARIANT/rasync.ko.  Each variant has its own copy of the sources,
+# since kbuild writes its objects next to them.  CLIPPY=1 builds through
+# clippy; warnings of either compiler fail the build.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+variant=${1:-run}
+kdir=$(bash "$RASYNC_ROOT/qemu/build-kernel.sh" "$variant")
+mdir="$RASYNC_ROOT/out/$variant/mod"
+mkdir -p "$mdir"
+rsync -a --delete --exclude='*.o' --exclude='*.cmd' --exclude='.*' \
+	"$RASYNC_ROOT/Kbuild" "$RASYNC_ROOT/rust" "$mdir/" >/dev/null
+# rsync --delete above only prunes sources; keep build products.
+extra=()
+[ "${CLIPPY:-0}" = 1 ] && extra+=(CLIPPY=1)
+log "building rasync.ko for the $variant kernel${CLIPPY:+ (clippy)}"
+make -s -C "$kdir" M="$mdir" "${KMAKE_VARS[@]}" "${extra[@]}" \
+	KCFLAGS=-Werror KRUSTFLAGS=-Dwarnings modules
+cp "$mdir/rasync.ko" "$RASYNC_ROOT/out/$variant/rasync.ko"
+echo "$RASYNC_ROOT/out/$variant/rasync.ko"

@@ -1,0 +1,45 @@
+# Shared settings for the rasync host scripts (sourced, not run).
+# shellcheck shell=bash
+
+RASYNC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Builds live outside the checkout so a fresh clone reuses them.
+RASYNC_CACHE=${RASYNC_CACHE:-$HOME/.cache/rasync}
+KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# One-word ccache wrappers: "ccache clang" would leak into rustc's -Clinker.
+KMAKE_VARS=(LLVM=1 CC=/usr/lib/ccache/clang HOSTCC=/usr/lib/ccache/clang)
+export CCACHE_DIR="$RASYNC_CACHE/ccache"
+export CCACHE_BASEDIR="$RASYNC_CACHE"
+export CCACHE_MAXSIZE=8G
+
+die() { echo "rasync: ERROR: $*" >&2; exit 1; }
+log() { echo "rasync: $*" >&2; }
+
+kernel_version() {
+	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null ||
+		die "linux-source-6.12 is not installed (run scripts/setup.sh)"
+}
+
+sha() { sha256sum | cut -c1-12; }
+
+# Source key: Debian source version + the patch series.
+src_key() {
+	{ kernel_version; cat "$RASYNC_ROOT"/patches/*.patch; } | sha
+}
+
+# Build key: source key + config fragments + the toolchain that compiles them.
+build_key() {
+	local variant=$1
+	{
+		src_key
+		cat "$RASYNC_ROOT/qemu/config/base.config"
+		[ "$variant" = debug ] && cat "$RASYNC_ROOT/qemu/config/debug.config"
+		rustc --version; clang --version | head -1; bindgen --version
+	} | sha
+}
+
+# Directory layout: k/<srckey>/src and k/<srckey>/<variant>-<buildkey>, so the
+# path from a build dir to its source is always ../src and ccache hits across keys.
+src_dir() { echo "$RASYNC_CACHE/k/$(kernel_version | tr '~:' '__')-$(src_key)/src"; }
+build_dir() { echo "$(dirname "$(src_dir)")/$1-$(build_key "$1")"; }

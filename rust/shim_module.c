@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rasync: the parts of the module that 6.12's Rust has no abstractions for:
+ * module parameters, per-CPU counters and debugfs files.
+ */
+#define pr_fmt(fmt) "rasync: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/moduleparam.h>
+#include <linux/percpu.h>
+#include <linux/seq_file.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "rasync_shim.h"
+
+static bool rasync_enabled = true;
+static bool rasync_selftest_at_load;
+/*
+ * Set while the module is up.  Parameters parsed before that (insmod
+ * arguments) are only recorded; rasync_shim_start() acts on them.  Written
+ * under kernel_param_lock(), which also serialises every parameter write, so
+ * a write racing with load or unload can never leave the hook registered.
+ */
+static bool rasync_live;
+
+static int rasync_bool_param(const char *val, const struct kernel_param *kp,
+			     bool *out)
+{
+	if (kstrtobool(val, out)) {
+		pr_err("invalid value '%s' for parameter '%s'\n", val, kp->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int enabled_set(const char *val, const struct kernel_param *kp)
+{
+	bool on;
+	int ret = rasync_bool_param(val, kp, &on);
+
+	if (ret)
+		return ret;
+	if (rasync_live) {
+		ret = rasync_set_enabled(on);
+		if (ret)
+			return ret;
+	}
+	rasync_enabled = on;
+	return 0;
+}
+
+static const struct kernel_param_ops enabled_ops = {
+	.set = enabled_set,
+	.get = param_get_bool,
+};
+module_param_cb(enabled, &enabled_ops, &rasync_enabled, 0644);
+MODULE_PARM_DESC(enabled, "serve buffered reads from rasync (Y) or the stock path (N)");
+
+static int selftest_set(const char *val, const struct kernel_param *kp)
+{
+	bool run;
+	int ret = rasync_bool_param(val, kp, &run);
+
+	if (ret || !run)
+		return ret;
+	if (!rasync_live) {
+		rasync_selftest_at_load = true;
+		return 0;
+	}
+	return rasync_run_selftest();
+}
+
+static const struct kernel_param_ops selftest_ops = {
+	.set = selftest_set,
+	.get = param_get_bool,
+};
+module_param_cb(selftest, &selftest_ops, &rasync_selftest_at_load, 0644);
+MODULE_PARM_DESC(selftest, "write 1 to run the in-kernel self-test of the async folio primitives (KTAP in dmesg)");
+
+/* Registers the read hook if enabled; called from Rust's module init. */
+int rasync_shim_start(void)
+{
+	int ret = 0;
+
+	kernel_param_lock(THIS_MODULE);
+	if (rasync_enabled)
+		ret = rasync_set_enabled(true);
+	if (!ret)
+		rasync_live = true;
+	kernel_param_unlock(THIS_MODULE);
+	if (!ret && rasync_selftest_at_load)
+		ret = rasync_run_selftest();
+	return ret;
+}
+
+/* Unregisters the hook for good; called from Rust's module exit. */
+void rasync_shim_stop(void)
+{
+	kernel_param_lock(THIS_MODULE);
+	rasync_live = false;
+	rasync_set_enabled(false);
+	kernel_param_unlock(THIS_MODULE);
+}
+
+/* Per-CPU so the read path never bounces a shared cache line. */
+static DEFINE_PER_CPU(u64 [RASYNC_NR_STATS], rasync_stats);
+
+static const char *const rasync_stat_names[RASYNC_NR_STATS] = {
+	[RASYNC_STAT_READS] = "reads",
+	[RASYNC_STAT_BYTES] = "bytes",
+	[RASYNC_STAT_NOWAIT_EAGAIN] = "nowait_eagain",
+	[RASYNC_STAT_WAITS_LOCK] = "waits_lock",
+	[RASYNC_STAT_WAITS_WAIT] = "waits_wait",
+	[RASYNC_STAT_LATE_WINS] = "late_wins",
+	[RASYNC_STAT_EIOCBQUEUED] = "eiocbqueued",
+	[RASYNC_STAT_SHORT_READS] = "short_reads",
+	[RASYNC_STAT_FALLBACKS] = "fallbacks",
+};
+
+/* this_cpu_add() is a macro: Rust calls it through here. */
+void rasync_stat_add(unsigned int idx, u64 val)
+{
+	if (!WARN_ON_ONCE(idx >= RASYNC_NR_STATS))
+		this_cpu_add(rasync_stats[idx], val);
+}
+
+unsigned int rasync_nr_stats(void)
+{
+	return RASYNC_NR_STATS;
+}
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	unsigned int i;
+	int cpu;
+
+	for (i = 0; i < RASYNC_NR_STATS; i++) {
+		u64 sum = 0;
+
+		for_each_possible_cpu(cpu)
+			sum += per_cpu(rasync_stats[i], cpu);
+		seq_printf(m, "%s %llu\n", rasync_stat_names[i], sum);
+	}
+	return 0;
+}
+
+static int stats_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, stats_show, NULL);
+}
+
+/* Only "reset" is accepted: anything else is a typo worth reporting. */
+static ssize_t stats_write(struct file *file, const char __user *ubuf,
+			   size_t len, loff_t *ppos)
+{
+	char buf[16];
+	unsigned int i;
+	int cpu;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (strcmp(strim(buf), "reset"))
+		return -EINVAL;
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < RASYNC_NR_STATS; i++)
+			per_cpu(rasync_stats[i], cpu) = 0;
+	return len;
+}
+
+static const struct file_operations stats_fops = {
+	.owner = THIS_MODULE,
+	.open = stats_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+	.write = stats_write,
+};
+
+static int state_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "hooked %d\nenabled %d\n", rasync_hooked(),
+		   READ_ONCE(rasync_enabled));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(state);
+
+static struct dentry *rasync_debugfs;
+
+void rasync_debugfs_init(void)
+{
+	rasync_debugfs = debugfs_create_dir("rasync", NULL);
+	debugfs_create_file("stats", 0644, rasync_debugfs, NULL, &stats_fops);
+	debugfs_create_file("state", 0444, rasync_debugfs, NULL, &state_fops);
+}
+
+void rasync_debugfs_exit(void)
+{
+	debugfs_remove_recursive(rasync_debugfs);
+}
