@@ -99,6 +99,7 @@ extern "C" {
     pub(crate) fn rasync_file_accessed(file: *mut bindings::file);
     pub(crate) fn rasync_fatal_signal_pending() -> bool;
     pub(crate) fn rasync_cond_resched();
+    pub(crate) fn rasync_alloc_folio() -> *mut bindings::folio;
 
     // Kernel exports declared in pagemap.h (patches 0001 and 0004).
     pub(crate) fn folio_waitqueue(folio: *mut bindings::folio) -> *mut bindings::wait_queue_head;
@@ -129,10 +130,6 @@ extern "C" {
     pub(crate) fn folio_wait_bit_killable(folio: *mut bindings::folio, bit_nr: c_int) -> c_int;
     pub(crate) fn folio_unlock(folio: *mut bindings::folio);
     pub(crate) fn folio_mark_accessed(folio: *mut bindings::folio);
-    pub(crate) fn filemap_alloc_folio_noprof(
-        gfp: bindings::gfp_t,
-        order: c_uint,
-    ) -> *mut bindings::folio;
 }
 
 /// `filler_t *`: the type of `address_space_operations::read_folio`.

@@ -81,6 +81,7 @@ loff_t rasync_i_size_read(const struct inode *inode);
 void rasync_file_accessed(struct file *file);
 bool rasync_fatal_signal_pending(void);
 void rasync_cond_resched(void);
+struct folio *rasync_alloc_folio(void);
 
 /* Implemented in Rust (rasync_main.rs), called by shim_module.c. */
 int rasync_set_enabled(bool on);

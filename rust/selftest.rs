@@ -94,7 +94,7 @@ struct PrivateFolio(*mut bindings::folio);
 impl PrivateFolio {
     fn new() -> Result<Self> {
         // SAFETY: Allocates an order-0 folio; no preconditions.
-        let f = unsafe { ffi::filemap_alloc_folio_noprof(bindings::GFP_KERNEL, 0) };
+        let f = unsafe { ffi::rasync_alloc_folio() };
         if f.is_null() {
             return Err(ENOMEM);
         }

@@ -186,3 +186,9 @@ void rasync_cond_resched(void)
 {
 	cond_resched();
 }
+
+/* filemap_alloc_folio() is a macro (alloc_hooks), exported only on NUMA. */
+struct folio *rasync_alloc_folio(void)
+{
+	return filemap_alloc_folio(GFP_KERNEL, 0);
+}

@@ -1,0 +1,77 @@
+#!/bin/bash
+# `make check`: host checks, then the KTAP selftests in a guest running the
+# debug kernel (KASAN, lockdep).  Ends with "N passed, N failed[, N skipped]"
+# and exits non-zero if anything failed.
+set -uo pipefail
+. "$(dirname "$0")/../qemu/lib.sh"
+
+start=$(date +%s)
+pass=0 fail=0 skip=0 n=0
+result() { # result <0|1|skip> <name> [reason]
+	n=$((n + 1))
+	case $1 in
+	0) pass=$((pass + 1)); echo "ok $n host:$2" ;;
+	skip) skip=$((skip + 1)); echo "ok $n host:$2 # SKIP $3" ;;
+	*) fail=$((fail + 1)); echo "not ok $n host:$2" ;;
+	esac
+}
+
+# The debug kernel carries the source tree that the host checks read.
+kdir=$(bash "$RASYNC_ROOT/qemu/build-kernel.sh" debug) || die "debug kernel build failed"
+ksrc="$kdir/source"
+
+echo "TAP version 13"
+echo "# host checks"
+rustfmt --edition 2021 --config-path "$ksrc/.rustfmt.toml" --check "$RASYNC_ROOT"/rust/*.rs
+result $? rustfmt
+
+out=0
+for p in "$RASYNC_ROOT"/patches/*.patch; do
+	perl "$ksrc/scripts/checkpatch.pl" --no-tree -q "$p" || out=1
+done
+result $out checkpatch-patches
+
+perl "$ksrc/scripts/checkpatch.pl" --no-tree -q -f "$RASYNC_ROOT"/rust/*.c "$RASYNC_ROOT"/rust/*.h
+result $? checkpatch-shims
+
+if [ -f "$RASYNC_ROOT/model/Cargo.toml" ]; then
+	(cd "$RASYNC_ROOT/model" && cargo test --release --quiet 2>&1)
+	result $? loom-model
+fi
+
+# Builds the module through clippy with warnings as errors.
+guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" debug)
+result $? build-module-clippy-selftests
+[ -n "$guest" ] || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
+read -r kernel initrd <<<"$guest"
+
+disk="$RASYNC_ROOT/out/debug/scratch.img"
+bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" 1024 >&2
+
+echo "# guest suite (debug kernel)"
+glog="$RASYNC_ROOT/out/debug/guest.log"
+bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
+	--mem 2048 --timeout "${RASYNC_CHECK_TIMEOUT:-3000}" \
+	--console "$RASYNC_ROOT/out/debug/console.log" -- /selftests/run_tests.sh "$@" | tee "$glog"
+grc=${PIPESTATUS[0]}
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$glog" | tail -1)
+if [ -z "$summary" ]; then
+	echo "# guest suite produced no summary (exit $grc)"
+	fail=$((fail + 1))
+else
+	read -r gp _ gf _ gs _ <<<"${summary//,/}"
+	pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + ${gs:-0}))
+	[ "$grc" = 0 ] || [ "$gf" != 0 ] || { echo "# guest exited $grc"; fail=$((fail + 1)); }
+fi
+# Last line of defence: a splat the runner could not see (e.g. at power-off).
+if grep -E 'BUG:|KASAN|WARNING:|Kernel panic|possible circular|INFO: task .* blocked' \
+	"$RASYNC_ROOT/out/debug/console.log" >&2; then
+	echo "# kernel splat in the guest console log"
+	fail=$((fail + 1))
+fi
+
+echo "# make check took $(($(date +%s) - start)) s"
+line="$pass passed, $fail failed"
+[ "$skip" -gt 0 ] && line+=", $skip skipped"
+echo "$line"
+[ "$fail" = 0 ]
