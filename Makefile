@@ -36,6 +36,10 @@ run: setup
 check: setup
 	bash scripts/check.sh $(TESTS)
 
+# The seed's comparison (not part of check): see README "Benchmark".
+bench: setup
+	bash scripts/bench.sh
+
 clean:
 	rm -rf out
 endif

@@ -41,17 +41,18 @@ fi
 
 log "probing KVM with $kernel (once; verdict cached in $cache)"
 probe_log=$(mktemp "${TMPDIR:-/tmp}/rasync-kvm-probe.XXXXXX")
-trap 'rm -f "$probe_log"' EXIT
+probe_err=$(mktemp "${TMPDIR:-/tmp}/rasync-kvm-probe.XXXXXX")
+trap 'rm -f "$probe_log" "$probe_err"' EXIT
 # boot.sh returns 0 only if the guest printed RASYNC_EXIT=0; its --timeout
 # wraps QEMU in `timeout -k`, which also covers a QEMU left paused by an
 # emulation failure.
 if RASYNC_ACCEL=kvm "$here/boot.sh" --kernel "$kernel" --initrd "$initrd" \
-	--timeout 60 --mem 512 --smp 1 --console "$probe_log" -- 'exit 0' </dev/null >/dev/null 2>&1; then
+	--timeout 60 --mem 512 --smp 1 --console "$probe_log" -- 'exit 0' </dev/null >/dev/null 2>"$probe_err"; then
 	verdict=kvm
 else
 	verdict=tcg
-	log "KVM probe failed; using TCG (last console lines below)"
-	tail -n 5 "$probe_log" >&2 || true
+	log "KVM probe failed; using TCG. Probe said:"
+	grep -v '^rasync: boot:' "$probe_err" | tail -n 8 >&2 || true
 fi
 echo "$verdict" >"$cache.tmp.$$" && mv -f "$cache.tmp.$$" "$cache"
 echo "$verdict"

@@ -60,6 +60,36 @@ kvm) accel_args=(-accel kvm -cpu host) ;;
 tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
 *) die "accel.sh printed '$accel'" ;;
 esac
+
+# Under TCG the guest's TSC is the host's TSC, but the guest cannot measure its
+# rate: without ACPI it has no HPET or PM timer, PIT calibration fails under
+# emulation, and it falls back to the jiffies clocksource (4 ms resolution,
+# useless for I/O latencies).  Hand it the host's rate instead.
+host_tsc_khz() {
+	local cache="$RASYNC_CACHE/host-tsc-khz" khz
+	# dmesg ages out with uptime: remember the rate once seen.
+	khz=$(dmesg 2>/dev/null | sed -nE \
+		's/.*tsc: (Detected|Refined TSC clocksource calibration:) ([0-9]+)\.([0-9]{3}) MHz.*/\2\3/p' | tail -n 1)
+	if [ -n "$khz" ]; then
+		mkdir -p "$RASYNC_CACHE" && echo "$khz" >"$cache"
+	else
+		khz=$(cat "$cache" 2>/dev/null) || true
+	fi
+	echo "$khz"
+}
+clock_args=''
+if [ "$accel" = tcg ] && [[ " $append " != *" tsc_early_khz="* ]] && [ "${RASYNC_TSC_KHZ:-}" != off ]; then
+	tsc_khz=${RASYNC_TSC_KHZ:-$(host_tsc_khz)}
+	if [[ $tsc_khz =~ ^[1-9][0-9]*$ ]]; then
+		# Both vCPUs read the one host TSC, so the boot-time sync checks and
+		# the watchdog (against jiffies) have nothing to find.
+		clock_args="tsc_early_khz=$tsc_khz tsc=reliable"
+	else
+		log "warning: host TSC rate unknown (no 'tsc:' line in dmesg): the guest clock" \
+			"will be jiffies-based; set RASYNC_TSC_KHZ"
+	fi
+fi
+
 log "boot: accel=$accel mem=${mem}M smp=$smp kernel=$kernel console=$console"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rasync-boot.XXXXXX")
@@ -91,9 +121,11 @@ mkdir -p "$(dirname "$console")"
 qarg() { printf '%s' "${1//,/,,}"; } # QEMU option values escape commas by doubling
 args=(
 	-nodefaults -no-user-config -no-reboot -display none -monitor none
-	-m "$mem" -smp "$smp" "${accel_args[@]}"
+	# One socket per CPU: SeaBIOS lists only the first CPU of each package in
+	# the MP table, which is all a kernel without ACPI can see.
+	-m "$mem" -smp "$smp,sockets=$smp,cores=1,threads=1" "${accel_args[@]}"
 	-kernel "$kernel" -initrd "$work/initrd"
-	-append "console=ttyS0 panic=-1 loglevel=4${append:+ $append}"
+	-append "console=ttyS0 panic=-1 loglevel=4${clock_args:+ $clock_args}${append:+ $append}"
 	-chardev "file,id=con,path=$(qarg "$console")" -serial chardev:con
 	# append=on: QEMU must not truncate the file tail(1) is already following.
 	-chardev "file,id=out,append=on,path=$(qarg "$out")" -serial chardev:out
@@ -117,7 +149,7 @@ spid=$!
 (
 	exec >/dev/null 2>&1
 	while sleep 1; do
-		if tail -n 1 "$out" | grep -aqE 'RASYNC_EXIT=[0-9]+\r?$'; then
+		if tail -n 1 "$out" | tr -d '\r' | grep -aqE 'RASYNC_EXIT=[0-9]+$'; then
 			sleep 15
 			: >"$work/no-poweroff"
 			kill "$qpid"

@@ -382,8 +382,9 @@ pub(crate) unsafe fn filemap_read(
 
     // SAFETY: `inode` and its superblock are valid (type invariant of `Req`).
     let maxbytes = unsafe { (*(*req.inode).i_sb).s_maxbytes };
+    // As in C, these early returns drop `already_read`.
     if req.pos() >= maxbytes || req.count() == 0 {
-        return already_read;
+        return 0;
     }
     let wanted = req.count();
     // SAFETY: `iter` is valid (type invariant of `Req`).

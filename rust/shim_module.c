@@ -28,7 +28,9 @@ static int rasync_bool_param(const char *val, const struct kernel_param *kp,
 			     bool *out)
 {
 	if (kstrtobool(val, out)) {
-		pr_err("invalid value '%s' for parameter '%s'\n", val, kp->name);
+		/* sysfs writes end in '\n': keep the message on one line */
+		pr_err("invalid value '%.*s' for parameter '%s'\n",
+		       (int)strcspn(val, "\n"), val, kp->name);
 		return -EINVAL;
 	}
 	return 0;

@@ -1,0 +1,219 @@
+#!/bin/sh
+# `make bench`, inside the guest (busybox + fio only): the seed's comparison,
+# cold and hot, interleaved over several rounds.  Nothing is parsed here: every
+# run's raw fio JSON and measurements go to stdout between "@@" markers, and
+# scripts/bench_report.py does the arithmetic on the host.  Lines starting with
+# "bench:" are progress for the terminal.
+#
+# Rows (see scripts/bench.sh for the knobs):
+#   pvsync      preadv QD1 (ioengine=pvsync)                   cold  seed row 1
+#   iowq        io_uring QD32, io_uring_async_buffered_reads=0 cold  seed "Mainline"
+#   stock       io_uring QD32, stock 6.12 async path (enabled=N) cold
+#   rasync      io_uring QD32, rasync serving reads (enabled=Y)  cold  seed "This patchset"
+#   direct      io_uring QD32, O_DIRECT                          cold  device limit
+#   hot_stock   as stock, on a small file read into the page cache first
+#   hot_rasync  as rasync, likewise
+# rasync.ko stays loaded throughout; rows other than rasync/hot_rasync run with
+# enabled=N, i.e. the stock filemap_read().
+set -u
+
+SIZE=${RASYNC_BENCH_SIZE:-1G}
+RUNTIME=${RASYNC_BENCH_RUNTIME:-30}
+ROUNDS=${RASYNC_BENCH_ROUNDS:-3}
+HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
+HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-$RUNTIME}
+[ "$HOT_RUNTIME" -gt 0 ] 2>/dev/null || HOT_RUNTIME=10
+ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock rasync direct hot_stock hot_rasync}
+
+F=/mnt/scratch/cold.dat
+H=/mnt/scratch/hot.dat
+T=/sys/kernel/tracing/events/io_uring/io_uring_queue_async_work
+P=/sys/module/rasync/parameters
+D=/sys/kernel/debug/rasync
+SYSCTL=/proc/sys/kernel/io_uring_async_buffered_reads
+
+say() { echo "bench: $*"; }
+fail() { say "FATAL: $*"; echo "@@BENCH-FATAL $*"; exit 1; }
+
+grep -q ' /mnt/scratch ext4 ' /proc/mounts || fail "no ext4 on /mnt/scratch"
+[ -f $T/trigger ] || fail "tracefs event io_uring_queue_async_work missing"
+[ -w $SYSCTL ] || fail "$SYSCTL missing (kernel without the sysctl patch?)"
+insmod /rasync/rasync.ko || fail "insmod rasync.ko failed"
+[ -w $P/enabled ] || fail "rasync parameter 'enabled' missing"
+
+echo "@@GUEST-BEGIN"
+echo "uname=$(uname -r)"
+echo "cmdline=$(cat /proc/cmdline)"
+echo "nproc=$(nproc)"
+echo "memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+echo "cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+echo "fio=$(fio --version)"
+echo "size=$SIZE runtime=$RUNTIME rounds=$ROUNDS hot_size=$HOT_SIZE hot_runtime=$HOT_RUNTIME"
+echo "rows=$ROWS"
+if [ -d /sys/devices/system/cpu/vulnerabilities ]; then
+	for v in /sys/devices/system/cpu/vulnerabilities/*; do
+		echo "vuln.$(basename "$v")=$(cat "$v")"
+	done
+else
+	echo "vuln=none (no /sys/devices/system/cpu/vulnerabilities)"
+fi
+echo "rasync_state=$(tr '\n' ' ' <$D/state)"
+cs=/sys/devices/system/clocksource/clocksource0
+echo "clocksource=$(cat $cs/current_clocksource 2>/dev/null)"
+echo "clocksources=$(cat $cs/available_clocksource 2>/dev/null)"
+echo "cpus_online=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
+echo "@@GUEST-END"
+
+# Lay the files out once, then drop them from the cache.
+t0=$(date +%s)
+say "laying out $SIZE cold file and $HOT_SIZE hot file on ext4"
+fio --name=layout-cold --filename=$F --size="$SIZE" --rw=write --bs=1M \
+	--ioengine=psync --end_fsync=1 --output=/dev/null || fail "layout of $F failed"
+fio --name=layout-hot --filename=$H --size="$HOT_SIZE" --rw=write --bs=1M \
+	--ioengine=psync --end_fsync=1 --output=/dev/null || fail "layout of $H failed"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+echo "@@LAYOUT seconds=$(($(date +%s) - t0)) cold_bytes=$(stat -c %s $F) hot_bytes=$(stat -c %s $H)"
+
+# Samples the running fio every ~100 ms with shell builtins only (apart from
+# sleep): the peak number of its iou-wrk threads, written to $1 as it grows;
+# and "uptime_cs ticks" (process-wide utime+stime, exited threads included)
+# from the first sample with the job thread up and from the last one, in $2:
+# CPU over the I/O phase without fio's start-up (loading ~60 libraries costs
+# about a second under TCG).
+sample_fio() {
+	out=$1 cpu=$2 pid='' peak=0 tries=0 first=''
+	echo 0 >"$out"
+	: >"$cpu"
+	while [ -z "$pid" ]; do
+		pid=$(pidof fio) || pid=''
+		tries=$((tries + 1))
+		[ $tries -gt 300 ] && return
+		[ -n "$pid" ] || sleep 0.05
+	done
+	pid=${pid%% *}
+	while [ -d "/proc/$pid" ]; do
+		n=0 nt=0
+		for c in "/proc/$pid"/task/*/comm; do
+			read -r name 2>/dev/null <"$c" || continue
+			nt=$((nt + 1))
+			case $name in iou-wrk*) n=$((n + 1)) ;; esac
+		done
+		if [ $n -gt $peak ]; then
+			peak=$n
+			echo $peak >"$out"
+		fi
+		if [ $nt -ge 2 ] && read -r up _ </proc/uptime && read -r st 2>/dev/null <"/proc/$pid/stat"; then
+			# shellcheck disable=SC2086 # split the stat line into fields
+			set -- $st
+			up=${up%.*}${up#*.}
+			now="$up $((${14} + ${15}))"
+			[ -n "$first" ] || first=$now
+			echo "$first $now" >"$cpu"
+		fi
+		sleep 0.1
+	done
+}
+
+hits() { awk '/Hits:/ { n += $2 } END { print n + 0 }' $T/hist; }
+cached_kb() { awk '/^Cached:/ { print $2 }' /proc/meminfo; }
+# Sectors read from the scratch disk so far (field 3 of the block stat).
+disk_sectors() { awk '{ print $3 }' /sys/block/vda/stat; }
+
+# run_one ROUND SEQ ROW
+run_one() {
+	round=$1 seq=$2 row=$3
+	en=N sysctl=1 engine=io_uring qd=32 direct=0 file=$F size=$SIZE rt=$RUNTIME temp=cold
+	case $row in
+	pvsync) engine=pvsync qd=1 ;;
+	iowq) sysctl=0 ;;
+	stock) ;;
+	rasync) en=Y ;;
+	direct) direct=1 ;;
+	hot_stock) temp=hot file=$H size=$HOT_SIZE rt=$HOT_RUNTIME ;;
+	hot_rasync) en=Y temp=hot file=$H size=$HOT_SIZE rt=$HOT_RUNTIME ;;
+	*) fail "unknown row '$row'" ;;
+	esac
+	echo $en >$P/enabled || fail "cannot set enabled=$en"
+	echo $sysctl >$SYSCTL || fail "cannot set $SYSCTL=$sysctl"
+
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	if [ $temp = hot ]; then
+		# Read the whole file once so every block is in the page cache.
+		cat $file >/dev/null
+	fi
+	cached_before=$(cached_kb)
+
+	mode="--time_based --runtime=$rt --norandommap"
+	[ "$rt" -gt 0 ] || mode=''
+	# fio's default invalidate=1 would drop the file from the cache first.
+	[ $temp = cold ] || mode="$mode --invalidate=0"
+	echo reset >$D/stats
+	echo 'hist:keys=common_pid' >>$T/trigger || fail "cannot add hist trigger"
+	rm -f /tmp/fio.json /tmp/time.txt
+	sectors_before=$(disk_sectors)
+	sample_fio /tmp/peak /tmp/cpu &
+	spid=$!
+	# --thread: fio's job and its iou-wrk workers are threads of one
+	# process; time's wait4() rusage covers them all, exited ones included.
+	# shellcheck disable=SC2086 # $mode is a list of options
+	busybox time -o /tmp/time.txt -f '%e %U %S %w %c' \
+		fio --name="$row" --filename=$file --size="$size" --thread \
+		--ioengine=$engine --iodepth=$qd --direct=$direct \
+		--rw=randread --bs=4k $mode \
+		--output-format=json --output=/tmp/fio.json
+	rc=$?
+	wait $spid
+	sectors_after=$(disk_sectors)
+	n=$(hits)
+	echo '!hist:keys=common_pid' >>$T/trigger
+
+	echo "@@RUN-BEGIN round=$round seq=$seq row=$row"
+	echo "@@CONFIG row=$row temp=$temp enabled=$en sysctl=$sysctl engine=$engine iodepth=$qd direct=$direct size=$size runtime=$rt file=$file cached_kb_before=$cached_before cached_kb_after=$(cached_kb) disk_sectors_read=$((sectors_after - sectors_before))"
+	echo "@@FIO-RC $rc"
+	echo "@@TIME $(tail -n 1 /tmp/time.txt 2>/dev/null)"
+	echo "@@IOWQ-EVENTS $n"
+	echo "@@PEAK-IOU-WRK $(cat /tmp/peak 2>/dev/null)"
+	echo "@@IO-PHASE-CPU $(cat /tmp/cpu 2>/dev/null)"
+	echo "@@STATS-BEGIN"
+	cat $D/stats
+	echo "@@STATS-END"
+	echo "@@FIO-JSON-BEGIN"
+	cat /tmp/fio.json 2>/dev/null
+	echo
+	echo "@@FIO-JSON-END"
+	echo "@@RUN-END"
+	iops=$(awk -F: '/"iops"/ { gsub(/[ ,]/, "", $2); print int($2); exit }' /tmp/fio.json 2>/dev/null)
+	say "round $round #$seq $row: ${iops:-?} IOPS, io-wq events $n, peak iou-wrk $(cat /tmp/peak 2>/dev/null), rc $rc"
+}
+
+# Round r (0-based) starts at row r*n/ROUNDS: every row takes a different
+# place in the order from round to round.
+# shellcheck disable=SC2086 # one positional parameter per row
+set -- $ROWS
+nrows=$#
+total=$((nrows * ROUNDS))
+done_runs=0
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	off=$(((r * nrows / ROUNDS) % nrows))
+	i=0
+	while [ $i -lt $nrows ]; do
+		k=$(((off + i) % nrows + 1))
+		eval "row=\${$k}"
+		done_runs=$((done_runs + 1))
+		run_one $((r + 1)) $done_runs "$row"
+		i=$((i + 1))
+	done
+	r=$((r + 1))
+done
+
+echo 1 >$SYSCTL
+echo Y >$P/enabled
+echo "@@DMESG-BEGIN"
+dmesg | tail -n 40
+echo "@@DMESG-END"
+rmmod rasync || say "rmmod rasync failed"
+echo "@@BENCH-DONE runs=$done_runs of $total"
+say "done: $done_runs runs"

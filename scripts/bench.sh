@@ -1,0 +1,164 @@
+#!/bin/bash
+# `make bench`: the seed's comparison (async buffered reads, 2020 cover letter)
+# on the run (non-debug) kernel, in one guest boot: fio 4K random reads on an
+# ext4 file larger than guest RAM, caches dropped before each cold run, rows
+# interleaved and repeated over rounds; plus hot-cache runs on a file that fits.
+#
+# Knobs (environment):
+#   RASYNC_BENCH_SIZE         cold file size, fio syntax (default 1G)
+#   RASYNC_BENCH_RUNTIME      seconds per run, time-based with --norandommap;
+#                             0 = size-based, every block read once like the
+#                             seed (default 30)
+#   RASYNC_BENCH_ROUNDS       rounds; each runs every row once, order rotated
+#                             (default 3)
+#   RASYNC_BENCH_MEM          guest RAM in MB (default 512)
+#   RASYNC_BENCH_HOT_SIZE     hot file size (default 128M; must fit in RAM)
+#   RASYNC_BENCH_HOT_RUNTIME  seconds per hot run (default: RUNTIME, or 10 if
+#                             RUNTIME=0)
+#   RASYNC_BENCH_ROWS         subset/order of rows (default: all seven)
+#   RASYNC_BENCH_TIMEOUT      guest timeout in seconds (default: estimated)
+#   RASYNC_BENCH_PUBLISH      1 (default): write results/latest and
+#                             results/README-section.md; 0: out/bench only
+# The full seed experiment, where the machine allows:
+#   RASYNC_BENCH_SIZE=4G RASYNC_BENCH_RUNTIME=0 make bench
+set -euo pipefail
+. "$(dirname "$0")/../qemu/lib.sh"
+
+SIZE=${RASYNC_BENCH_SIZE:-1G}
+RUNTIME=${RASYNC_BENCH_RUNTIME:-30}
+ROUNDS=${RASYNC_BENCH_ROUNDS:-3}
+MEM=${RASYNC_BENCH_MEM:-512}
+HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
+HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-}
+ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock rasync direct hot_stock hot_rasync}
+PUBLISH=${RASYNC_BENCH_PUBLISH:-1}
+
+# size_mb SIZE: fio-style size (binary units) in MiB, rounded up.
+size_mb() {
+	local s=${1^^} mult
+	[[ $s =~ ^([0-9]+)([KMGT]?)(I?B)?$ ]] || die "bad size '$1' (want e.g. 512M, 1G, 4G)"
+	case ${BASH_REMATCH[2]} in
+	'') mult=1 ;; K) mult=1024 ;; M) mult=$((1 << 20)) ;; G) mult=$((1 << 30)) ;; T) mult=$((1 << 40)) ;;
+	esac
+	echo $(((BASH_REMATCH[1] * mult + (1 << 20) - 1) >> 20))
+}
+isnum() { [[ $2 =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$2'"; }
+isnum RASYNC_BENCH_RUNTIME "$RUNTIME"
+isnum RASYNC_BENCH_ROUNDS "$ROUNDS"
+isnum RASYNC_BENCH_MEM "$MEM"
+((ROUNDS >= 1)) || die "RASYNC_BENCH_ROUNDS must be at least 1"
+[ -z "$HOT_RUNTIME" ] || isnum RASYNC_BENCH_HOT_RUNTIME "$HOT_RUNTIME"
+[ -n "$HOT_RUNTIME" ] || HOT_RUNTIME=$((RUNTIME > 0 ? RUNTIME : 10))
+for r in $ROWS; do
+	case $r in pvsync | iowq | stock | rasync | direct | hot_stock | hot_rasync) ;;
+	*) die "unknown row '$r' in RASYNC_BENCH_ROWS" ;;
+	esac
+done
+nrows=$(wc -w <<<"$ROWS")
+size_mb=$(size_mb "$SIZE")
+hot_mb=$(size_mb "$HOT_SIZE")
+((size_mb > MEM)) || log "warning: cold file ($size_mb MiB) is not larger than guest RAM ($MEM MiB): cold runs will hit the cache"
+((hot_mb * 2 < MEM)) || log "warning: hot file ($hot_mb MiB) may not fit in the page cache of a $MEM MiB guest"
+# Files + 10% + 256 MiB for ext4 metadata and the journal.
+disk_mb=$(((size_mb + hot_mb) * 11 / 10 + 256))
+
+# Timeout: layout, then per run its runtime (or, size-based, the read time at
+# a pessimistic 1500 IOPS under TCG) plus drop/boot overheads; generous.
+if ((RUNTIME > 0)); then
+	per_round=$(((nrows) * (RUNTIME + 40)))
+else
+	per_round=$(((nrows) * (size_mb * 256 / 1500 + 60)))
+fi
+TIMEOUT=${RASYNC_BENCH_TIMEOUT:-$((600 + size_mb / 2 + ROUNDS * per_round * 2))}
+isnum RASYNC_BENCH_TIMEOUT "$TIMEOUT"
+
+# The command as a user would retype it: non-default knobs only.
+cmd="make bench" pre=''
+for v in RASYNC_BENCH_SIZE RASYNC_BENCH_RUNTIME RASYNC_BENCH_ROUNDS RASYNC_BENCH_MEM \
+	RASYNC_BENCH_HOT_SIZE RASYNC_BENCH_HOT_RUNTIME RASYNC_BENCH_ROWS RASYNC_ACCEL; do
+	val=${!v:-}
+	[ -n "$val" ] || continue
+	[[ $val != *' '* ]] || val="\"$val\""
+	pre+="$v=$val "
+done
+cmd="${pre:-}$cmd"
+
+start=$(date +%s)
+start_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" run) || die "building the run kernel/module failed"
+read -r kernel _ <<<"$guest"
+kdir=$(dirname "$(dirname "$(dirname "$(dirname "$kernel")")")")
+ko="$RASYNC_ROOT/out/run/rasync.ko"
+[ -f "$ko" ] || die "rasync.ko not found at $ko"
+
+bdir="$RASYNC_ROOT/out/bench"
+out="$bdir/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+initrd="$bdir/bench.cpio"
+bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$initrd" --module "$ko" \
+	--extra "$RASYNC_ROOT/qemu/guest-bench.sh:/rasync/bench.sh" >&2
+disk="$bdir/disk.img"
+bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" "$disk_mb" >&2
+accel=$(bash "$RASYNC_ROOT/qemu/accel.sh" "$kernel" "$initrd") || die "could not choose an accelerator"
+
+log "bench: size=$SIZE runtime=${RUNTIME}s rounds=$ROUNDS mem=${MEM}M hot=$HOT_SIZE/${HOT_RUNTIME}s accel=$accel"
+log "bench: rows: $ROWS; raw output in $out"
+log "bench: host load average at start: $load_start (other guests/builds make numbers noisy)"
+
+# Host facts for the report.
+{
+	echo "command=$cmd"
+	echo "start=$start_iso"
+	echo "accel=$accel"
+	echo "host_nproc=$(nproc)"
+	echo "host_cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "host_kernel=$(uname -r)"
+	echo "host_loadavg_start=$load_start"
+	echo "qemu=$(qemu-system-x86_64 --version | head -1)"
+	echo "guest_mem_mb=$MEM"
+	echo "guest_smp=2"
+	echo "disk_mb=$disk_mb"
+	echo "kernel=$kernel"
+	echo "kernel_config_mitigations=$(grep -E '^(# )?CONFIG_(CPU_MITIGATIONS|MITIGATION_[A-Z_]+|PAGE_TABLE_ISOLATION|RETPOLINE|SPECULATION_MITIGATIONS)[= ]' "$kdir/.config" 2>/dev/null | tr '\n' ';')"
+	echo "git_head=$(git -C "$RASYNC_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	echo "git_dirty=$(git -C "$RASYNC_ROOT" status --porcelain 2>/dev/null | grep -c . || true)"
+	echo "size=$SIZE"
+	echo "runtime=$RUNTIME"
+	echo "rounds=$ROUNDS"
+	echo "hot_size=$HOT_SIZE"
+	echo "hot_runtime=$HOT_RUNTIME"
+	echo "rows=$ROWS"
+} >"$out/meta.txt"
+
+# The guest's stdout carries raw JSON between markers: keep all of it in a
+# file and show only the progress lines.
+set +e
+bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
+	--mem "$MEM" --smp 2 --timeout "$TIMEOUT" --console "$out/console.log" -- \
+	"RASYNC_BENCH_SIZE=$SIZE RASYNC_BENCH_RUNTIME=$RUNTIME RASYNC_BENCH_ROUNDS=$ROUNDS" \
+	"RASYNC_BENCH_HOT_SIZE=$HOT_SIZE RASYNC_BENCH_HOT_RUNTIME=$HOT_RUNTIME" \
+	"RASYNC_BENCH_ROWS='$ROWS' sh /rasync/bench.sh" |
+	tee "$out/guest.log" | grep --line-buffered -E '^bench:' >&2
+grc=${PIPESTATUS[0]}
+set -e
+end=$(date +%s)
+{
+	echo "end=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "wall_s=$((end - start))"
+	echo "host_loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "guest_exit=$grc"
+} >>"$out/meta.txt"
+# The image is as large as the files; it is rebuilt every time anyway.
+rm -f "$disk"
+
+report=(python3 "$RASYNC_ROOT/scripts/bench_report.py" --log "$out/guest.log" --meta "$out/meta.txt" --out "$out")
+if [ "$PUBLISH" = 1 ]; then
+	report+=(--latest "$RASYNC_ROOT/results/latest" --readme "$RASYNC_ROOT/results/README-section.md")
+fi
+rrc=0
+"${report[@]}" || rrc=$?
+log "bench: wall time $((end - start)) s; raw output in $out"
+((grc == 0)) || die "guest exited with status $grc (see $out/guest.log and $out/console.log)"
+exit "$rrc"

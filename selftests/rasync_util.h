@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the rasync selftests: the file content generator,
+ * page-cache control, the module's sysfs/debugfs files, tracefs event
+ * counting and an io_uring reader that checks every byte it reads.
+ *
+ * Nothing here calls the kselftest harness: functions return 0 or a
+ * negative errno and the tests turn that into ASSERT/SKIP.
+ */
+#ifndef RASYNC_UTIL_H
+#define RASYNC_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <liburing.h>
+
+#define RASYNC_SYSFS		"/sys/module/rasync"
+#define RASYNC_PARAM_ENABLED	RASYNC_SYSFS "/parameters/enabled"
+#define RASYNC_DEBUGFS		"/sys/kernel/debug/rasync"
+#define RASYNC_STATE		RASYNC_DEBUGFS "/state"
+#define RASYNC_STATS		RASYNC_DEBUGFS "/stats"
+#define SYSCTL_ASYNC_BUF_READS	"/proc/sys/kernel/io_uring_async_buffered_reads"
+#define DROP_CACHES		"/proc/sys/vm/drop_caches"
+
+#define RU_PAGE		4096u
+
+/* --- environment ------------------------------------------------------ */
+
+/* $RASYNC_SCRATCH, default /mnt/scratch: where test files are created. */
+const char *ru_scratch_dir(void);
+/*
+ * $RASYNC_HOST_DRYRUN=1: running on a development host.  No sysctl,
+ * drop_caches or module parameter writes and no module (un)loading;
+ * caches are still evicted with posix_fadvise(DONTNEED).
+ */
+bool ru_host_dryrun(void);
+/* $RASYNC_SEED (decimal or 0x hex), default 0x5eed: request generator seed. */
+uint64_t ru_seed(void);
+/*
+ * 0 if the scratch directory is on a file system that opts into async
+ * buffered reads (ext4, xfs, btrfs, f2fs); else -EOPNOTSUPP and the
+ * file system magic in @magic, or another -errno.
+ */
+int ru_scratch_fs_ok(unsigned long *magic);
+
+/* --- file content ----------------------------------------------------- */
+
+/*
+ * The byte at file offset @off of a file made with @seed.  The content is
+ * a pure function of (seed, offset), so any read can be checked without
+ * keeping a copy of the file: that is the "checksum" written at creation.
+ */
+void ru_pattern_fill(void *buf, uint64_t seed, uint64_t off, size_t len);
+/* -1 if @buf holds the pattern for [off, off + len), else the bad index. */
+ssize_t ru_pattern_check(const void *buf, uint64_t seed, uint64_t off,
+			 size_t len);
+
+/*
+ * Open (creating it on first use) a test file "<scratch>/rasync-<tag>-<pid>.dat"
+ * of @size bytes made with @seed; <pid> is the test program's main process,
+ * so every test of one program shares the file and the main process
+ * deletes it at exit.  Returns an O_RDONLY fd or -errno.
+ */
+int ru_open_test_file(const char *tag, uint64_t size, uint64_t seed,
+		      char *path, size_t pathlen);
+
+/* --- page cache ------------------------------------------------------- */
+
+/* Pages of [0, size) resident in the page cache (mincore), or -errno. */
+long ru_resident_pages(int fd, uint64_t size);
+/*
+ * Evict the file: fdatasync, posix_fadvise(DONTNEED) and, unless dry-run,
+ * sync + drop_caches=3.  Returns the pages still resident, or -errno.
+ */
+long ru_evict(int fd, uint64_t size);
+/*
+ * Keep [off, off + len) of the file cached: mmap + mlock (which reads in
+ * whatever is missing), so memory pressure cannot evict it until
+ * ru_unpin().  Returns the pages of the whole file (of @size bytes) then
+ * resident, or -errno.
+ */
+struct ru_pin {
+	void *map;
+	size_t len;
+};
+
+long ru_pin(int fd, uint64_t off, uint64_t len, uint64_t size,
+	    struct ru_pin *pin);
+void ru_unpin(struct ru_pin *pin);
+
+/* --- sysfs, procfs, debugfs ------------------------------------------- */
+
+/* Read a small file, trailing newline removed; length or -errno. */
+ssize_t ru_read_str(const char *path, char *buf, size_t len);
+/* Write @s with one write(2); 0 or -errno (the write's errno). */
+int ru_write_str(const char *path, const char *s);
+/* Same with O_APPEND (tracefs trigger files). */
+int ru_append_str(const char *path, const char *s);
+/* Integer sysctl; value >= 0 or -errno. */
+int ru_sysctl_get(const char *path);
+int ru_sysctl_set(const char *path, int val);
+
+bool ru_module_loaded(void);
+/* Module parameter "enabled": 1, 0 or -errno. */
+int ru_module_enabled(void);
+int ru_set_module_enabled(bool on);
+/* debugfs state "hooked"/"enabled" line: 1, 0 or -errno. */
+int ru_state_get(const char *key);
+
+enum ru_stat {
+	RS_READS,
+	RS_BYTES,
+	RS_NOWAIT_EAGAIN,
+	RS_WAITS_LOCK,
+	RS_WAITS_WAIT,
+	RS_LATE_WINS,
+	RS_EIOCBQUEUED,
+	RS_SHORT_READS,
+	RS_FALLBACKS,
+	RS_NR
+};
+
+struct ru_stats {
+	uint64_t v[RS_NR];
+};
+
+extern const char *const ru_stat_names[RS_NR];
+/* 0, -ENOENT without the module, -EPROTO if a counter is missing. */
+int ru_stats_read(struct ru_stats *s);
+int ru_stats_reset(void);
+/* after - before, per counter */
+void ru_stats_delta(const struct ru_stats *before, const struct ru_stats *after,
+		    struct ru_stats *delta);
+void ru_stats_format(const struct ru_stats *s, char *buf, size_t len);
+
+/* --- tracefs event counting -------------------------------------------- */
+
+struct ru_evcount {
+	bool hist;		/* hist trigger (exact Hits) or instance */
+	bool active;
+	char sysev[128];	/* <system>/<event> */
+	char event_dir[256];	/* <tracefs>/events/<system>/<event> */
+	char inst_dir[256];	/* instance used when there is no hist */
+	char spec[64];
+};
+
+/*
+ * 0 if the event can be counted, -ENOENT if tracefs or the event is not
+ * there, or another -errno.
+ */
+int ru_evcount_probe(const char *system, const char *event);
+/* Start counting @system:@event from zero. */
+int ru_evcount_start(struct ru_evcount *c, const char *system,
+		     const char *event);
+/* Events seen since start (system wide), or -errno. */
+long long ru_evcount_read(struct ru_evcount *c);
+void ru_evcount_stop(struct ru_evcount *c);
+
+/* --- requests and the checking reader ---------------------------------- */
+
+struct ru_req {
+	uint64_t off;
+	uint32_t len;
+	int32_t res;		/* bytes read or -errno */
+	uint64_t hash;		/* of the bytes read */
+};
+
+enum ru_op {
+	RU_READ,
+	RU_READV,
+	RU_READ_FIXED,
+	RU_PREAD,
+};
+
+const char *ru_op_name(enum ru_op op);
+
+/* min(len, size - off), 0 at or past EOF */
+uint32_t ru_expected_len(uint64_t off, uint32_t len, uint64_t size);
+
+/*
+ * Edge cases (zero length, unaligned, crossing pages, at/past EOF),
+ * an unaligned sequential sweep and @nrand random requests of up to
+ * @maxlen bytes.  Returns the number of requests (at most @max).
+ */
+unsigned int ru_gen_mixed(struct ru_req *q, unsigned int max, uint64_t size,
+			  uint32_t maxlen, uint64_t seed, unsigned int nrand);
+/* Every whole 4K block of the file once, in random order. */
+unsigned int ru_gen_blocks(struct ru_req *q, unsigned int max, uint64_t size,
+			   uint64_t seed);
+
+struct ru_reader {
+	struct io_uring ring;
+	bool ring_ok;
+	bool fixed;
+	unsigned int qd;
+	size_t slot_size;
+	unsigned char *arena;	/* qd slots of slot_size bytes */
+	struct iovec *iov;	/* 3 per slot, for READV */
+	unsigned int *free_slots;
+	unsigned int nfree;
+};
+
+/*
+ * @qd: requests in flight at most; @slot_size: largest request;
+ * @fixed: register the buffers (READ_FIXED); @ring_flags: io_uring setup
+ * flags.  0 or -errno.
+ */
+int ru_reader_init(struct ru_reader *r, unsigned int qd, size_t slot_size,
+		   bool fixed, unsigned int ring_flags);
+void ru_reader_exit(struct ru_reader *r);
+
+struct ru_opts {
+	enum ru_op op;
+	unsigned int rw_flags;		/* sqe->rw_flags, e.g. RWF_NOWAIT */
+	unsigned int sqe_flags;		/* e.g. IOSQE_ASYNC */
+	bool allow_eagain;		/* res == -EAGAIN is not an error */
+	bool allow_short;		/* 0 < res < expected is not an error */
+	/* called once, right after the first batch is submitted */
+	void (*after_submit)(void *arg);
+	void *arg;
+};
+
+struct ru_result {
+	unsigned int nbad;		/* requests that failed a check */
+	uint64_t bytes;			/* bytes read in total */
+	char msg[512];			/* the first failure */
+};
+
+/*
+ * Read every request of @q, with at most r->qd in flight, and check it:
+ * res is the expected length (or -EAGAIN/short when allowed), the bytes
+ * match the generator, and nothing was written past res into the buffer.
+ * Stores res and hash in @q.  Returns the number of bad requests, or
+ * -errno if the ring itself failed.
+ */
+int ru_run(struct ru_reader *r, int fd, const struct ru_opts *o,
+	   struct ru_req *q, unsigned int n, uint64_t seed, uint64_t size,
+	   struct ru_result *out);
+
+/*
+ * -1 if @a and @b have the same res and hash for every request, else the
+ * first differing index (described in @msg).
+ */
+int ru_compare(const struct ru_req *a, const struct ru_req *b, unsigned int n,
+	       char *msg, size_t len);
+
+/* --- modules ----------------------------------------------------------- */
+
+/* $RASYNC_KO, default /rasync/rasync.ko */
+const char *ru_module_path(void);
+/* finit_module(@path, @params); 0 or -errno */
+int ru_module_load(const char *path, const char *params);
+/* delete_module("rasync", O_NONBLOCK); 0 or -errno */
+int ru_module_unload(void);
+
+#endif /* RASYNC_UTIL_H */
