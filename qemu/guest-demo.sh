@@ -5,7 +5,7 @@
 # before each.  Prints fio's result, rasync's stats and io-wq punt counts.
 set -eu
 SIZE=${RASYNC_DEMO_SIZE:-256M}
-RUNTIME=${RASYNC_DEMO_RUNTIME:-10}
+RUNTIME=${RASYNC_DEMO_RUNTIME:-30}
 F=/mnt/scratch/fio.dat
 T=/sys/kernel/tracing/events/io_uring/io_uring_queue_async_work
 P=/sys/module/rasync/parameters
@@ -26,10 +26,10 @@ run() {
 	echo reset >$D/stats
 	echo "== $1"
 	fio --name="$1" --filename=$F --size=$SIZE --ioengine=io_uring --direct=0 \
-		--rw=randread --bs=4k --iodepth=32 --time_based --runtime="$RUNTIME" \
-		--norandommap --output-format=normal,terse >/tmp/fio.out
+		--rw=randread --bs=4k --iodepth=32 --runtime="$RUNTIME" \
+		--output-format=normal,terse >/tmp/fio.out
 	grep -E '^\s+(read:|lat \(usec\)|clat \(usec\)|cpu)' /tmp/fio.out || true
-	iops=$(tail -1 /tmp/fio.out | awk -F';' '{ print $8 }')
+	iops=$(awk -F';' '/^3;fio-/ { print $8 }' /tmp/fio.out)
 	n=$(punts)
 	echo '!hist:keys=common_pid' >>$T/trigger
 	echo "   io_uring_queue_async_work events: $n"
@@ -47,7 +47,7 @@ run io-wq
 echo 1 >/proc/sys/kernel/io_uring_async_buffered_reads
 echo Y >$P/enabled
 
-echo "== summary (one boot, cold cache, QD32 4K randread, ${RUNTIME}s each)"
+echo "== summary (one boot, cold cache, QD32 4K randread over $SIZE, at most ${RUNTIME}s each)"
 awk '{ iops[$1] = $2; printf "   %-11s %10.0f IOPS  %8d io-wq punts\n", $1, $2, $3 }
 	END { if (iops["stock-6.12"] > 0) printf "   rasync/stock %.2fx   ", iops["rasync"] / iops["stock-6.12"];
 	      if (iops["io-wq"] > 0) printf "rasync/io-wq %.2fx\n", iops["rasync"] / iops["io-wq"] }' /tmp/rows

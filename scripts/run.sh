@@ -12,4 +12,4 @@ bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" 1024 >&2
 exec bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$RASYNC_ROOT/out/run/demo.cpio" \
 	--disk "$disk" --mem 1024 --timeout "${RASYNC_RUN_TIMEOUT:-1200}" \
 	--console "$RASYNC_ROOT/out/run/console.log" -- \
-	"RASYNC_DEMO_SIZE=${RASYNC_DEMO_SIZE:-256M} RASYNC_DEMO_RUNTIME=${RASYNC_DEMO_RUNTIME:-10} sh /rasync/demo.sh"
+	"RASYNC_DEMO_SIZE=${RASYNC_DEMO_SIZE:-256M} RASYNC_DEMO_RUNTIME=${RASYNC_DEMO_RUNTIME:-30} sh /rasync/demo.sh"
