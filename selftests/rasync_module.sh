@@ -182,6 +182,23 @@ case_runtime_rejects_bad_values() {
 	done
 }
 
+# the selftest parameter validates like enabled, and a bad write runs nothing
+case_selftest_rejects_bad_values() {
+	need_loaded || return
+	[ -e "$SELFTEST" ] || { skip "module has no 'selftest' parameter"; return; }
+	for v in maybe 2 ""; do
+		mark
+		if { echo "$v" >"$SELFTEST"; } 2>/dev/null; then
+			fail "writing '$v' to selftest succeeded"
+		fi
+		logged_param_error selftest ||
+			fail "no dmesg line with 'rasync:' and 'selftest' after writing '$v'"
+		since_mark | grep -q 'rasync_selftest' &&
+			fail "writing '$v' to selftest ran the self-test"
+	done
+	expect_state Y 1 1
+}
+
 case_disable_unhooks() {
 	need_loaded || return
 	echo N >"$PARAM" || { fail "writing N to enabled failed"; return; }
@@ -287,7 +304,7 @@ case_reload_leaves_module_loaded() {
 # --- main ----------------------------------------------------------------
 
 CASES="insmod_rmmod_3x insmod_rejects_bad_enabled insmod_enabled_N_leaves_hook_off
-loaded_and_hooked_by_default runtime_rejects_bad_values disable_unhooks reenable_hooks
+loaded_and_hooked_by_default runtime_rejects_bad_values selftest_rejects_bad_values disable_unhooks reenable_hooks
 repeated_writes_are_idempotent stats_reset_zeroes stats_rejects_garbage in_kernel_selftest rmmod_removes_debugfs
 reload_leaves_module_loaded"
 
