@@ -57,7 +57,14 @@ accel=$("$here/accel.sh" "$kernel" "$initrd") || die "could not choose an accele
 # shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 case $accel in
 kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
+tcg)
+	# RASYNC_ICOUNT=N: deterministic instruction counting (virtual time =
+	# 2^N ns per instruction), for comparing CPU cost without host noise.
+	if [ -n "${RASYNC_ICOUNT:-}" ]; then
+		accel_args=(-accel tcg -cpu max -icount "shift=$RASYNC_ICOUNT,sleep=off")
+	else
+		accel_args=(-accel tcg,thread=multi -cpu max)
+	fi ;;
 *) die "accel.sh printed '$accel'" ;;
 esac
 

@@ -42,6 +42,7 @@ extern "C" {
     pub(crate) fn rasync_shim_start() -> c_int;
     pub(crate) fn rasync_shim_stop();
     pub(crate) fn rasync_stat_add(idx: c_uint, val: u64);
+    pub(crate) fn rasync_stat_read(bytes: u64);
     pub(crate) fn rasync_nr_stats() -> c_uint;
     pub(crate) fn rasync_debugfs_init();
     pub(crate) fn rasync_debugfs_exit();

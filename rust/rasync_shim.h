@@ -36,6 +36,7 @@ struct wait_queue_head;
 int rasync_shim_start(void);
 void rasync_shim_stop(void);
 void rasync_stat_add(unsigned int idx, u64 val);
+void rasync_stat_read(u64 bytes);
 unsigned int rasync_nr_stats(void);
 void rasync_debugfs_init(void);
 void rasync_debugfs_exit(void);

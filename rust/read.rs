@@ -12,13 +12,14 @@
 //! the retry finds the folio uptodate and copies without locking it.  Only
 //! a folio still not uptodate after that is locked, as in 6.12.
 
+use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::ffi::{self, WaitPageQueueRaw};
 use crate::folio::Folio;
-use crate::stats::Stat;
+use crate::stats::{self, Stat};
 use crate::wait::{lock_folio_async, wait_on_folio_locked_async, AsyncWait};
 
 const PAGE_SHIFT: u32 = bindings::PAGE_SHIFT;
@@ -45,38 +46,47 @@ enum Update {
 ///
 /// # Invariants
 ///
-/// The first `nr` entries of `fb.folios` are folios on which we hold one
-/// reference each.
+/// `nr`, `i` and `percpu_pvec_drained` are initialised, and the first `nr`
+/// entries of `folios` are initialised to folios on which we hold one
+/// reference each.  Entries past `nr` may be uninitialised: like
+/// `folio_batch_init()`, creating a batch does not clear the array.
 struct Batch {
-    fb: bindings::folio_batch,
+    fb: MaybeUninit<bindings::folio_batch>,
 }
 
 impl Batch {
     fn new() -> Self {
-        // INVARIANT: Empty (`nr == 0`), as `folio_batch_init()` leaves it.
-        Self {
-            fb: bindings::folio_batch {
-                nr: 0,
-                i: 0,
-                percpu_pvec_drained: false,
-                folios: [core::ptr::null_mut(); 31],
-            },
+        let mut fb = MaybeUninit::<bindings::folio_batch>::uninit();
+        let p = fb.as_mut_ptr();
+        // SAFETY: Writes through a pointer to our own local, field by field,
+        // without reading or forming references to uninitialised memory.
+        unsafe {
+            addr_of_mut!((*p).nr).write(0);
+            addr_of_mut!((*p).i).write(0);
+            addr_of_mut!((*p).percpu_pvec_drained).write(false);
         }
+        // INVARIANT: Empty, with the scalar fields initialised.
+        Self { fb }
+    }
+
+    fn raw(&self) -> *const bindings::folio_batch {
+        self.fb.as_ptr()
     }
 
     fn len(&self) -> usize {
-        self.fb.nr as usize
+        // SAFETY: `nr` is initialised (type invariant).
+        unsafe { (*self.raw()).nr as usize }
     }
 
     fn is_empty(&self) -> bool {
-        self.fb.nr == 0
+        self.len() == 0
     }
 
     fn get(&self, i: usize) -> &Folio {
         assert!(i < self.len());
-        // SAFETY: Entries below `nr` hold a reference owned by `self`
-        // (type invariant), which outlives the returned borrow.
-        unsafe { Folio::from_raw(self.fb.folios[i]) }
+        // SAFETY: Entries below `nr` are initialised and hold a reference
+        // owned by `self` (type invariant), which outlives the borrow.
+        unsafe { Folio::from_raw((*self.raw()).folios[i]) }
     }
 
     fn last(&self) -> &Folio {
@@ -85,8 +95,9 @@ impl Batch {
 
     /// Drops the last folio and its reference.
     fn put_last(&mut self) {
-        let folio = self.fb.folios[self.len() - 1];
-        self.fb.nr -= 1;
+        let folio = self.get(self.len() - 1).as_ptr();
+        // SAFETY: `nr` is initialised and non-zero (`get` checked it).
+        unsafe { (*self.fb.as_mut_ptr()).nr -= 1 };
         // SAFETY: We owned that reference (type invariant) and no longer
         // list the folio.
         unsafe { ffi::rasync_folio_put(folio) };
@@ -100,9 +111,9 @@ impl Batch {
     }
 
     fn as_mut_ptr(&mut self) -> *mut bindings::folio_batch {
-        // INVARIANT: The C helpers given this pointer only append folios
-        // with a reference taken for us.
-        &mut self.fb
+        // INVARIANT: The C helpers given this pointer only append folios,
+        // with a reference taken for us, and bump `nr`.
+        self.fb.as_mut_ptr()
     }
 }
 
@@ -378,12 +389,12 @@ pub(crate) unsafe fn filemap_read(
         }
     };
     let start = already_read;
-    Stat::Reads.inc();
 
     // SAFETY: `inode` and its superblock are valid (type invariant of `Req`).
     let maxbytes = unsafe { (*(*req.inode).i_sb).s_maxbytes };
     // As in C, these early returns drop `already_read`.
     if req.pos() >= maxbytes || req.count() == 0 {
+        stats::read_done(0);
         return 0;
     }
     let wanted = req.count();
@@ -470,7 +481,7 @@ pub(crate) unsafe fn filemap_read(
     }
 
     let copied = already_read - start;
-    Stat::Bytes.add(copied as u64);
+    stats::read_done(copied as u64);
     if copied > 0 && (copied as usize) < wanted && req.pos() < isize {
         Stat::ShortReads.inc();
     }

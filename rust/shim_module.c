@@ -127,6 +127,13 @@ void rasync_stat_add(unsigned int idx, u64 val)
 		this_cpu_add(rasync_stats[idx], val);
 }
 
+/* The per-read pair, in one call: it runs on every read. */
+void rasync_stat_read(u64 bytes)
+{
+	this_cpu_inc(rasync_stats[RASYNC_STAT_READS]);
+	this_cpu_add(rasync_stats[RASYNC_STAT_BYTES], bytes);
+}
+
 unsigned int rasync_nr_stats(void)
 {
 	return RASYNC_NR_STATS;
