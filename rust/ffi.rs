@@ -101,6 +101,14 @@ extern "C" {
     pub(crate) fn rasync_fatal_signal_pending() -> bool;
     pub(crate) fn rasync_cond_resched();
     pub(crate) fn rasync_alloc_folio() -> *mut bindings::folio;
+    pub(crate) fn rasync_filemap_alloc_folio(
+        mapping: *mut bindings::address_space,
+    ) -> *mut bindings::folio;
+    pub(crate) fn rasync_filemap_add_folio(
+        mapping: *mut bindings::address_space,
+        folio: *mut bindings::folio,
+        pos: i64,
+    ) -> c_int;
 
     // Kernel exports declared in pagemap.h (patches 0001 and 0004).
     pub(crate) fn folio_waitqueue(folio: *mut bindings::folio) -> *mut bindings::wait_queue_head;

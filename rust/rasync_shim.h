@@ -83,6 +83,9 @@ void rasync_file_accessed(struct file *file);
 bool rasync_fatal_signal_pending(void);
 void rasync_cond_resched(void);
 struct folio *rasync_alloc_folio(void);
+struct folio *rasync_filemap_alloc_folio(struct address_space *mapping);
+int rasync_filemap_add_folio(struct address_space *mapping,
+			     struct folio *folio, loff_t pos);
 
 /* Implemented in Rust (rasync_main.rs), called by shim_module.c. */
 int rasync_set_enabled(bool on);

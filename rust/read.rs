@@ -103,6 +103,23 @@ impl Batch {
         unsafe { ffi::rasync_folio_put(folio) };
     }
 
+    /// Appends a folio, as `folio_batch_add()` does.
+    ///
+    /// # Safety
+    ///
+    /// The caller gives the batch one reference on `folio`, and the batch
+    /// has room.
+    unsafe fn push(&mut self, folio: *mut bindings::folio) {
+        let n = self.len();
+        let p = self.fb.as_mut_ptr();
+        // SAFETY: `n` is below the array size (the caller checked there is
+        // room); the entry becomes initialised before `nr` covers it.
+        unsafe {
+            addr_of_mut!((*p).folios[n]).write(folio);
+            (*p).nr += 1;
+        }
+    }
+
     /// Drops every folio.
     fn clear(&mut self) {
         while !self.is_empty() {
@@ -274,6 +291,49 @@ fn update_folio(req: &Req, count: usize, folio: &Folio, need_uptodate: bool) -> 
     }
 }
 
+/// `filemap_create_folio()` without its wait: adds a new folio at `pos` to
+/// the page cache and starts its read, leaving the folio locked until the
+/// read completes.  On `Ready` the folio is the only entry of `batch`.
+///
+/// Unlike 6.12's helper this does not account a workingset refault as a
+/// memory stall (`psi_memstall_enter()`): the read is not waited for here.
+fn start_folio_read(req: &Req, pos: i64, batch: &mut Batch) -> Result<Update> {
+    // SAFETY: `mapping` and `file` are valid (type invariant of `Req`).
+    let read_folio = unsafe { (*(*req.mapping).a_ops).read_folio }.ok_or(EINVAL)?;
+    // SAFETY: As above.
+    let folio = unsafe { ffi::rasync_filemap_alloc_folio(req.mapping) };
+    if folio.is_null() {
+        return Err(ENOMEM);
+    }
+    // Hold off truncate and hole punch while the folio is added and its read
+    // submitted, as `filemap_create_folio()` does.
+    // SAFETY: As above.
+    unsafe { ffi::rasync_invalidate_lock_shared(req.mapping) };
+    // SAFETY: `folio` is new, locked by allocation, and ours.
+    let ret = match unsafe { ffi::rasync_filemap_add_folio(req.mapping, folio, pos) } {
+        // SAFETY: The folio is locked and in the page cache; ->read_folio
+        // unlocks it when the read completes (or fails).
+        0 => match unsafe { read_folio(req.file, folio) } {
+            0 => Ok(Update::Ready),
+            AOP_TRUNCATED_PAGE => Ok(Update::Retry),
+            e => Err(Error::from_errno(e)),
+        },
+        e if e == EEXIST.to_errno() => Ok(Update::Retry),
+        e => Err(Error::from_errno(e)),
+    };
+    // SAFETY: Taken above.
+    unsafe { ffi::rasync_invalidate_unlock_shared(req.mapping) };
+    match ret {
+        // SAFETY: The allocation reference is ours to hand to the batch,
+        // which is empty.
+        Ok(Update::Ready) => unsafe { batch.push(folio) },
+        // SAFETY: Drops the allocation reference; the page cache keeps its
+        // own if the folio was added.
+        _ => unsafe { ffi::rasync_folio_put(folio) },
+    }
+    ret
+}
+
 /// `filemap_get_pages()`: fills `batch` with folios covering the start of
 /// the request, reading or waiting as the iocb flags allow.
 fn get_pages(req: &Req, count: usize, batch: &mut Batch, need_uptodate: bool) -> Result {
@@ -306,17 +366,26 @@ fn get_pages(req: &Req, count: usize, batch: &mut Batch, need_uptodate: bool) ->
             };
         }
         if batch.is_empty() {
-            if req.flags() & (iocb_nowait() | IOCB_WAITQ) != 0 {
+            if req.flags() & iocb_nowait() != 0 {
                 return Err(EAGAIN);
             }
-            // SAFETY: `file` and `mapping` are valid; the batch is empty and
-            // receives the new folio's reference.
-            match unsafe {
-                ffi::filemap_create_folio(req.file, req.mapping, pos, batch.as_mut_ptr())
-            } {
-                0 => return Ok(()),
-                AOP_TRUNCATED_PAGE => continue,
-                e => return Err(Error::from_errno(e)),
+            if req.flags() & IOCB_WAITQ != 0 {
+                // The seed's `no_cached_page` path: start the read of a new
+                // folio and wait for it below like any other.  6.12 returns
+                // -EAGAIN here, which punts the request to io-wq.
+                if let Update::Retry = start_folio_read(req, pos, batch)? {
+                    continue;
+                }
+            } else {
+                // SAFETY: `file` and `mapping` are valid; the batch is empty
+                // and receives the new folio's reference.
+                match unsafe {
+                    ffi::filemap_create_folio(req.file, req.mapping, pos, batch.as_mut_ptr())
+                } {
+                    0 => return Ok(()),
+                    AOP_TRUNCATED_PAGE => continue,
+                    e => return Err(Error::from_errno(e)),
+                }
             }
         }
 

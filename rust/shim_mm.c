@@ -192,3 +192,20 @@ struct folio *rasync_alloc_folio(void)
 {
 	return filemap_alloc_folio(GFP_KERNEL, 0);
 }
+
+/* The gfp and folio-order helpers of a mapping are static inlines. */
+struct folio *rasync_filemap_alloc_folio(struct address_space *mapping)
+{
+	return filemap_alloc_folio(mapping_gfp_mask(mapping),
+				   mapping_min_folio_order(mapping));
+}
+
+int rasync_filemap_add_folio(struct address_space *mapping,
+			     struct folio *folio, loff_t pos)
+{
+	unsigned int min_order = mapping_min_folio_order(mapping);
+	pgoff_t index = (pos >> (PAGE_SHIFT + min_order)) << min_order;
+
+	return filemap_add_folio(mapping, folio, index,
+				 mapping_gfp_constraint(mapping, GFP_KERNEL));
+}
