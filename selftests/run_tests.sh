@@ -25,6 +25,8 @@
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 ALL_TESTS="rasync_module.sh rasync_read rasync_iowq rasync_nowait rasync_reload rasync_fio.sh"
+ALL_TESTS="$ALL_TESTS rasync_stress_truncate rasync_stress_evict rasync_stress_mempressure"
+ALL_TESTS="$ALL_TESTS rasync_stress_teardown rasync_stress_unload rasync_stress_ioerr"
 
 RASYNC_KO=${RASYNC_KO:-/rasync/rasync.ko}
 RASYNC_SCRATCH=${RASYNC_SCRATCH:-/mnt/scratch}
@@ -99,10 +101,10 @@ SYSCTL0=$(cat "$SYSCTL" 2>/dev/null)
 
 ensure_module() {
 	if [ ! -d "$MOD" ] && [ "$DRYRUN" != 1 ] && [ -r "$RASYNC_KO" ]; then
-		if out=$(insmod "$RASYNC_KO" 2>&1); then
+		if msg=$(insmod "$RASYNC_KO" 2>&1); then
 			echo "# runner: loaded $RASYNC_KO"
 		else
-			echo "# runner: insmod $RASYNC_KO failed: $out"
+			echo "# runner: insmod $RASYNC_KO failed: $msg"
 			RUNNER_FAILED=$((RUNNER_FAILED + 1))
 		fi
 	fi
@@ -177,7 +179,8 @@ for t in $TESTS; do
 	n=$((n + 1))
 	out=$TMP/$t.out
 	log_mark "$n"
-	case $t in *.sh) ;; *) ensure_module ;; esac
+	# rasync_module.sh loads and unloads the module itself
+	case $t in rasync_module.sh) ;; *) ensure_module ;; esac
 
 	start=$(date +%s)
 	if [ -x "$DIR/$t" ]; then

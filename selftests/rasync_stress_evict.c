@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stress: page-cache eviction racing QD32 io_uring reads.
+ *
+ * An evicting thread calls posix_fadvise(POSIX_FADV_DONTNEED) in a loop,
+ * on whole files and on random ranges, with random pauses of at most
+ * EVICT_PAUSE_US, while reader threads (one io_uring each, QD32 reads in
+ * flight, random offsets and lengths, some past EOF) read:
+ *
+ *  - one_ring_one_file: one ring, one file;
+ *  - rings_one_file: READERS rings (threads) on one file, so several reads
+ *    wait on the same folios;
+ *  - rings_many_files: READERS rings, each reading all NR_FILES files at
+ *    once.
+ *
+ * Folios are dropped between a read's -EIOCBQUEUED and its retry, under
+ * readahead, and while other rings wait on them.  With up to
+ * READERS * QD = 128 reads in flight over several files, many waits sit on
+ * the kernel's folio wait table at once: it has only 256 hashed queues
+ * (PAGE_WAIT_TABLE_BITS = 8), so unrelated folios certainly share queues
+ * (hash collisions), and every wake-up walks entries of other folios that
+ * must not be woken (wake_page_match).
+ *
+ * Every read must return exactly min(len, size - off) bytes, all matching
+ * the generator, with nothing written past them: eviction never changes
+ * what a read returns.  A read not completed within HANG_SECONDS fails
+ * the case (hang).
+ *
+ * Bounded by TIME_BUDGET seconds per case (RASYNC_STRESS_TIME overrides)
+ * and MAX_READS reads per reader; prints
+ * "# <case>: <reads> iterations in <s> s".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "rasync_util.h"
+
+#define NR_FILES	4
+#define FILE_SIZE	(8 * 1024 * 1024 + 4321)
+#define FILE_SEED	0x65766963ULL		/* "evic" */
+#define QD		32
+#define READERS		4
+#define MAX_LEN		(128 * 1024)
+#define MAX_READS	200000
+#define EVICT_PAUSE_US	3000
+#define TIME_BUDGET	25
+#define HANG_SECONDS	60
+#define TEST_TIMEOUT	150
+
+/* --- the checking reader (one ring per thread) ------------------------- */
+
+#define GUARD		256
+#define POISON		0xA5
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
+static double time_budget(double def)
+{
+	const char *s = getenv("RASYNC_STRESS_TIME");
+
+	return s && *s ? strtod(s, NULL) : def;
+}
+
+static inline uint64_t xs64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+struct sreader {
+	/* set by the caller */
+	const int *fds;
+	const uint64_t *sizes;
+	const uint64_t *seeds;
+	unsigned int nfiles;
+	uint64_t rng;
+	double deadline;		/* stop submitting at this time */
+	unsigned long max_reads;	/* or after this many */
+	atomic_bool *stop;		/* or when this turns true */
+	/* results */
+	unsigned long reads;
+	uint64_t bytes;
+	unsigned int nbad;
+	int err;			/* ring failure, -ETIME on a hang */
+	char msg[512];
+};
+
+struct sslot {
+	unsigned int file;
+	uint64_t off;
+	uint32_t len;
+};
+
+static void sreader_fail(struct sreader *sr, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sreader_fail(struct sreader *sr, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!sr->nbad++) {
+		va_start(ap, fmt);
+		vsnprintf(sr->msg, sizeof(sr->msg), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void sreader_pick(struct sreader *sr, struct sslot *s)
+{
+	uint64_t r = xs64(&sr->rng), size;
+
+	s->file = (r >> 40) % sr->nfiles;
+	size = sr->sizes[s->file];
+	s->off = xs64(&sr->rng) % (size + 2 * RU_PAGE);
+	switch (r % 8) {
+	case 0 ... 2:		/* small, unaligned */
+		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
+		break;
+	case 3 ... 4:		/* page multiples, unaligned offset */
+		s->len = RU_PAGE * (1 + (r >> 8) % 16);
+		break;
+	case 5:			/* anything up to the largest buffer */
+		s->len = 1 + (r >> 8) % MAX_LEN;
+		break;
+	default:		/* aligned 4K */
+		s->off &= ~(uint64_t)(RU_PAGE - 1);
+		s->len = RU_PAGE;
+		break;
+	}
+}
+
+static void sreader_check(struct sreader *sr, const struct sslot *s, int res,
+			  const unsigned char *buf)
+{
+	uint32_t want = ru_expected_len(s->off, s->len, sr->sizes[s->file]);
+	uint64_t seed = sr->seeds[s->file];
+	ssize_t bad;
+	uint32_t i;
+
+	sr->reads++;
+	if (res != (int)want) {
+		sreader_fail(sr, "file %u off %" PRIu64 " len %u: res %d%s%s, want %u",
+			     s->file, s->off, s->len, res,
+			     res < 0 ? " " : "", res < 0 ? strerror(-res) : "",
+			     want);
+		return;
+	}
+	sr->bytes += res;
+	bad = ru_pattern_check(buf, seed, s->off, res);
+	if (bad >= 0) {
+		unsigned char want_b;
+
+		ru_pattern_fill(&want_b, seed, s->off + bad, 1);
+		sreader_fail(sr, "file %u off %" PRIu64 " len %u: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
+			     s->file, s->off, s->len, s->off + bad, buf[bad],
+			     want_b);
+		return;
+	}
+	for (i = res; i < s->len + GUARD; i++) {
+		if (buf[i] != POISON) {
+			sreader_fail(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
+				     s->file, s->off, s->len, i);
+			return;
+		}
+	}
+}
+
+/* Runs until the deadline, max_reads or *stop; results in @sr. */
+static void sreader_run(struct sreader *sr)
+{
+	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
+	struct sslot slots[QD];
+	unsigned int inflight = 0, slot;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ru_reader r;
+	unsigned char *buf;
+	int ret;
+
+	ret = ru_reader_init(&r, QD, MAX_LEN + GUARD, false, 0);
+	if (ret) {
+		sr->err = ret;
+		snprintf(sr->msg, sizeof(sr->msg), "io_uring set-up: %s",
+			 strerror(-ret));
+		return;
+	}
+	for (;;) {
+		bool stopping = now_s() >= sr->deadline ||
+				sr->reads + inflight >= sr->max_reads ||
+				(sr->stop && atomic_load(sr->stop));
+
+		while (!stopping && r.nfree) {
+			sqe = io_uring_get_sqe(&r.ring);
+			if (!sqe)
+				break;
+			slot = r.free_slots[--r.nfree];
+			sreader_pick(sr, &slots[slot]);
+			buf = r.arena + (size_t)slot * r.slot_size;
+			memset(buf, POISON, slots[slot].len + GUARD);
+			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
+					   slots[slot].len, slots[slot].off);
+			io_uring_sqe_set_data64(sqe, slot);
+			inflight++;
+		}
+		ret = io_uring_submit(&r.ring);
+		if (ret < 0) {
+			sr->err = ret;
+			snprintf(sr->msg, sizeof(sr->msg), "io_uring_submit: %s",
+				 strerror(-ret));
+			break;
+		}
+		if (!inflight)
+			break;
+		do {
+			ret = io_uring_wait_cqe_timeout(&r.ring, &cqe, &ts);
+		} while (ret == -EINTR);
+		if (ret < 0) {
+			sr->err = ret;
+			if (ret == -ETIME)
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "hang: no read completed in %d s with %u in flight",
+					 HANG_SECONDS, inflight);
+			else
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "io_uring_wait_cqe: %s",
+					 strerror(-ret));
+			/* a stuck ring is left alone: closing it would not help */
+			return;
+		}
+		while (!io_uring_peek_cqe(&r.ring, &cqe)) {
+			slot = io_uring_cqe_get_data64(cqe);
+			ret = cqe->res;
+			io_uring_cqe_seen(&r.ring, cqe);
+			if (slot >= QD) {
+				sr->err = -EPROTO;
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "bad user_data %u", slot);
+				return;
+			}
+			sreader_check(sr, &slots[slot], ret,
+				      r.arena + (size_t)slot * r.slot_size);
+			r.free_slots[r.nfree++] = slot;
+			inflight--;
+		}
+	}
+	ru_reader_exit(&r);
+}
+
+static void *sreader_thread(void *arg)
+{
+	sreader_run(arg);
+	return NULL;
+}
+
+/* --- the evicting thread ------------------------------------------------ */
+
+struct evictor {
+	const int *fds;
+	const uint64_t *sizes;
+	unsigned int nfiles;
+	uint64_t rng;
+	atomic_bool *stop;
+	unsigned long passes;
+	int err;
+};
+
+static void *evictor_thread(void *arg)
+{
+	struct evictor *e = arg;
+	uint64_t r, off, len;
+	unsigned int f;
+	int ret;
+
+	while (!atomic_load(e->stop)) {
+		r = xs64(&e->rng);
+		f = (r >> 40) % e->nfiles;
+		if (r % 3 == 0) {
+			off = 0;
+			len = 0;	/* to the end */
+		} else {
+			off = xs64(&e->rng) % e->sizes[f];
+			off &= ~(uint64_t)(RU_PAGE - 1);
+			len = RU_PAGE * (1 + (r >> 8) % 256);
+		}
+		ret = posix_fadvise(e->fds[f], off, len, POSIX_FADV_DONTNEED);
+		if (ret) {
+			e->err = ret;
+			break;
+		}
+		e->passes++;
+		usleep((r >> 16) % EVICT_PAUSE_US);
+	}
+	return NULL;
+}
+
+/* --- the cases ---------------------------------------------------------- */
+
+FIXTURE(evict)
+{
+	int fds[NR_FILES];
+	uint64_t sizes[NR_FILES];
+	uint64_t seeds[NR_FILES];
+	char path[PATH_MAX];
+	struct ru_stats st0;
+	bool have_stats;
+};
+
+FIXTURE_SETUP(evict)
+{
+	unsigned long magic;
+	char tag[32];
+	int i, ret;
+
+	for (i = 0; i < NR_FILES; i++)
+		self->fds[i] = -1;
+	ret = ru_scratch_fs_ok(&magic);
+	if (ret == -EOPNOTSUPP)
+		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
+		     ru_scratch_dir(), magic);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	for (i = 0; i < NR_FILES; i++) {
+		/* sizes differ a little, so EOF sits at different offsets */
+		self->sizes[i] = FILE_SIZE - i * 1111;
+		self->seeds[i] = FILE_SEED + i;
+		snprintf(tag, sizeof(tag), "evict%d", i);
+		self->fds[i] = ru_open_test_file(tag, self->sizes[i],
+						 self->seeds[i], self->path,
+						 sizeof(self->path));
+		ASSERT_LE(0, self->fds[i])
+			TH_LOG("test file in %s: %s", ru_scratch_dir(),
+			       strerror(-self->fds[i]));
+		ret = posix_fadvise(self->fds[i], 0, 0, POSIX_FADV_DONTNEED);
+		ASSERT_EQ(0, ret);
+	}
+	self->have_stats = ru_stats_read(&self->st0) == 0;
+}
+
+FIXTURE_TEARDOWN(evict)
+{
+	int i;
+
+	for (i = 0; i < NR_FILES; i++)
+		if (self->fds[i] >= 0)
+			close(self->fds[i]);
+}
+
+static void run_case(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(evict) *self, unsigned int readers,
+		     unsigned int nfiles)
+{
+	double t0 = now_s(), budget = time_budget(TIME_BUDGET);
+	struct sreader sr[READERS];
+	pthread_t th[READERS], eth;
+	unsigned long reads = 0, nbad = 0;
+	atomic_bool stop = false;
+	struct evictor ev = {
+		.fds = self->fds,
+		.sizes = self->sizes,
+		.nfiles = nfiles,
+		.rng = ru_seed() * 31 + 7,
+		.stop = &stop,
+	};
+	struct ru_stats st1, d;
+	uint64_t bytes = 0;
+	char sbuf[512];
+	unsigned int i;
+	bool hung = false;
+
+	ASSERT_EQ(0, pthread_create(&eth, NULL, evictor_thread, &ev));
+	for (i = 0; i < readers; i++) {
+		memset(&sr[i], 0, sizeof(sr[i]));
+		sr[i].fds = self->fds;
+		sr[i].sizes = self->sizes;
+		sr[i].seeds = self->seeds;
+		sr[i].nfiles = nfiles;
+		sr[i].rng = (ru_seed() + 1) * 0x9E3779B97F4A7C15ULL + i;
+		sr[i].deadline = t0 + budget;
+		sr[i].max_reads = MAX_READS;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, sreader_thread,
+					    &sr[i]));
+	}
+	for (i = 0; i < readers; i++) {
+		pthread_join(th[i], NULL);
+		reads += sr[i].reads;
+		bytes += sr[i].bytes;
+		nbad += sr[i].nbad;
+		if (sr[i].err == -ETIME)
+			hung = true;
+	}
+	atomic_store(&stop, true);
+	pthread_join(eth, NULL);
+
+	fprintf(stderr, "# evict.%s: %lu iterations in %.1f s (iterations = reads checked, %" PRIu64 " MiB; %u rings, %u files, %lu evictions)\n",
+		_metadata->name, reads, now_s() - t0, bytes >> 20, readers,
+		nfiles, ev.passes);
+	for (i = 0; i < readers; i++) {
+		EXPECT_EQ(0, sr[i].err)
+			TH_LOG("reader %u: %s (seed 0x%llx)", i, sr[i].msg,
+			       (unsigned long long)ru_seed());
+		EXPECT_EQ(0, sr[i].nbad)
+			TH_LOG("reader %u: %u of %lu reads bad (seed 0x%llx); first: %s",
+			       i, sr[i].nbad, sr[i].reads,
+			       (unsigned long long)ru_seed(), sr[i].msg);
+	}
+	EXPECT_EQ(0, ev.err) TH_LOG("posix_fadvise: %s", strerror(ev.err));
+	ASSERT_FALSE(hung);
+	ASSERT_EQ(0, nbad);
+	ASSERT_LT(0, reads);
+	ASSERT_LT(0, ev.passes);
+	if (self->have_stats && ru_stats_read(&st1) == 0) {
+		ru_stats_delta(&self->st0, &st1, &d);
+		ru_stats_format(&d, sbuf, sizeof(sbuf));
+		TH_LOG("stats delta: %s", sbuf);
+		if (ru_module_enabled() == 1)
+			EXPECT_LT(0, d.v[RS_READS])
+				TH_LOG("rasync served no reads: is the hook off?");
+	}
+}
+
+TEST_F_TIMEOUT(evict, one_ring_one_file, TEST_TIMEOUT)
+{
+	run_case(_metadata, self, 1, 1);
+}
+
+TEST_F_TIMEOUT(evict, rings_one_file, TEST_TIMEOUT)
+{
+	run_case(_metadata, self, READERS, 1);
+}
+
+TEST_F_TIMEOUT(evict, rings_many_files, TEST_TIMEOUT)
+{
+	run_case(_metadata, self, READERS, NR_FILES);
+}
+
+TEST_HARNESS_MAIN

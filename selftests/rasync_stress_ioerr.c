@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stress: read I/O errors injected with CONFIG_FAIL_MAKE_REQUEST.
+ *
+ * The scratch file system's disk gets make-it-fail=1 and
+ * /sys/kernel/debug/fail_make_request fails its bios (probability 100,
+ * interval 1, a limited number of `times`).  task-filter=Y restricts the
+ * failures to this test's tasks (/proc/<pid>/make-it-fail=1, inherited by
+ * its io-wq workers and children): journal and writeback I/O of the file
+ * system never fail.  The file is opened O_NOATIME and its page cache is
+ * dropped with posix_fadvise() only, so no metadata I/O is needed while
+ * the injection is on.
+ *
+ *  - uring_read_fails_then_recovers: a cold io_uring read (the readahead
+ *    it starts fails, the read is retried and its ->read_folio fails too)
+ *    completes with -EIO, or with a short count whose bytes are right if
+ *    some data came first; it never hangs.  With the injection off the
+ *    same read returns all its bytes, correct.  Several offsets
+ *    (aligned, unaligned, page crossing).
+ *  - uring_qd32_random_failures: QD32 cold reads while PERCENT % of the
+ *    bios fail: every read completes (-EIO, short or full: a failed
+ *    readahead is retried by ->read_folio, which may succeed; whatever it
+ *    returns is correct) and at least one read fails over QD_ROUNDS
+ *    rounds; with the injection off all of them read correctly.
+ *  - uring_async_failures_wake_queued_reads: reads queued (-EIOCBQUEUED)
+ *    on folios whose read I/O then fails at completion (see the case);
+ *  - pread_fails_then_recovers: the same for blocking pread(2) (in a
+ *    child, so that a hang is reported instead of stopping the test).
+ *
+ * make-it-fail, the fail_make_request settings and max_sectors_kb are
+ * always put back:
+ * after every case, at exit of the test program and on SIGTERM/SIGINT
+ * (the runner's timeout).  Skips when the kernel lacks
+ * CONFIG_FAIL_MAKE_REQUEST / CONFIG_FAULT_INJECTION_DEBUG_FS or on a
+ * development host (RASYNC_HOST_DRYRUN=1).
+ *
+ * Prints "# <case>: <reads> iterations in <s> s".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "rasync_util.h"
+
+#define FILE_SIZE	(2 * 1024 * 1024)
+#define FILE_SEED	0x696f6572ULL		/* "ioer" */
+#define READ_LEN	(64 * 1024)
+#define QD		32
+#define QD_BLK		(16 * 1024)
+#define MANY_FAILURES	1000
+#define PERCENT		50
+#define QD_ROUNDS	4
+#define ASYNC_ROUNDS	6
+#define HANG_SECONDS	60
+#define TEST_TIMEOUT	240
+
+#define FMR		"/sys/kernel/debug/fail_make_request"
+
+/* --- fault injection knobs ----------------------------------------------- */
+
+static const char *const knobs[] = {
+	"probability", "interval", "times", "space", "verbose", "task-filter",
+};
+#define NR_KNOBS	(sizeof(knobs) / sizeof(knobs[0]))
+
+static char dev_knob[PATH_MAX];		/* /sys/dev/block/M:m/make-it-fail */
+static char max_sectors_knob[PATH_MAX];	/* .../queue/max_sectors_kb */
+static char max_sectors_saved[32];
+static char saved[NR_KNOBS][64];
+static bool have_saved;
+static pid_t main_pid;
+
+static int knob_set(const char *name, const char *val)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), FMR "/%s", name);
+	return ru_write_str(path, val);
+}
+
+static long knob_get(const char *name)
+{
+	char path[PATH_MAX], buf[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), FMR "/%s", name);
+	n = ru_read_str(path, buf, sizeof(buf));
+	return n < 0 ? n : strtol(buf, NULL, 10);
+}
+
+/* Turn it all off and put back what was there before the program ran. */
+static void restore_injection(void)
+{
+	unsigned int i;
+
+	if (dev_knob[0])
+		ru_write_str(dev_knob, "0");
+	if (max_sectors_knob[0] && max_sectors_saved[0])
+		ru_write_str(max_sectors_knob, max_sectors_saved);
+	if (!have_saved)
+		return;
+	/* probability first: nothing fails while the rest is restored */
+	knob_set("probability", "0");
+	for (i = 0; i < NR_KNOBS; i++)
+		if (saved[i][0])
+			knob_set(knobs[i], saved[i]);
+}
+
+static void on_signal(int sig)
+{
+	restore_injection();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * The device holding the scratch directory: its make-it-fail knob and the
+ * max_sectors_kb of its queue (a partition's is its disk's).
+ */
+static void find_dev_knob(void)
+{
+	struct stat st;
+
+	if (stat(ru_scratch_dir(), &st))
+		return;
+	snprintf(dev_knob, sizeof(dev_knob), "/sys/dev/block/%u:%u/make-it-fail",
+		 major(st.st_dev), minor(st.st_dev));
+	if (access(dev_knob, W_OK))
+		dev_knob[0] = 0;
+	snprintf(max_sectors_knob, sizeof(max_sectors_knob),
+		 "/sys/dev/block/%u:%u/queue/max_sectors_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	if (access(max_sectors_knob, W_OK))
+		snprintf(max_sectors_knob, sizeof(max_sectors_knob),
+			 "/sys/dev/block/%u:%u/../queue/max_sectors_kb",
+			 major(st.st_dev), minor(st.st_dev));
+	if (access(max_sectors_knob, W_OK) ||
+	    ru_read_str(max_sectors_knob, max_sectors_saved,
+			sizeof(max_sectors_saved)) <= 0) {
+		max_sectors_knob[0] = 0;
+		max_sectors_saved[0] = 0;
+	}
+}
+
+static void __attribute__((constructor)) ioerr_init(void)
+{
+	unsigned int i;
+
+	main_pid = getpid();
+	if (ru_host_dryrun())
+		return;
+	find_dev_knob();
+	if (access(FMR "/probability", W_OK))
+		return;
+	for (i = 0; i < NR_KNOBS; i++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), FMR "/%s", knobs[i]);
+		if (ru_read_str(path, saved[i], sizeof(saved[i])) < 0)
+			saved[i][0] = 0;
+	}
+	have_saved = true;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+}
+
+static void __attribute__((destructor)) ioerr_fini(void)
+{
+	if (getpid() == main_pid)
+		restore_injection();
+}
+
+/* This thread's make-it-fail (inherited by io-wq workers and children). */
+static int set_task_fail(bool on)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/make-it-fail",
+		 (long)syscall(SYS_gettid));
+	return ru_write_str(path, on ? "1" : "0");
+}
+
+/*
+ * Fail bios of our tasks to the scratch disk: every @interval-th one, with
+ * @percent probability, @times times at most.
+ */
+static int injection_on(int times, int percent, int interval)
+{
+	char buf[32], pbuf[16], ibuf[16];
+	int ret;
+
+	snprintf(ibuf, sizeof(ibuf), "%d", interval);
+	ret = knob_set("probability", "0");
+	ret = ret ?: knob_set("interval", ibuf);
+	snprintf(buf, sizeof(buf), "%d", times);
+	ret = ret ?: knob_set("times", buf);
+	ret = ret ?: knob_set("space", "0");
+	ret = ret ?: knob_set("verbose", "1");
+	ret = ret ?: knob_set("task-filter", "Y");
+	ret = ret ?: ru_write_str(dev_knob, "1");
+	snprintf(pbuf, sizeof(pbuf), "%d", percent);
+	ret = ret ?: knob_set("probability", pbuf);
+	return ret;
+}
+
+/* Off; returns how many failures were injected since injection_on(@times). */
+static long injection_off(int times)
+{
+	long left;
+
+	knob_set("probability", "0");
+	ru_write_str(dev_knob, "0");
+	left = knob_get("times");
+	return left < 0 ? left : times - left;
+}
+
+/* --- helpers ------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int wait_one(struct io_uring *ring, struct io_uring_cqe **cqe)
+{
+	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
+	int ret;
+
+	do {
+		ret = io_uring_wait_cqe_timeout(ring, cqe, &ts);
+	} while (ret == -EINTR);
+	return ret;
+}
+
+/*
+ * What a read under injection may return: -EIO, or a count (possibly
+ * short, possibly full) whose bytes match.  NULL if fine, else why not.
+ */
+static const char *check_res(int res, const unsigned char *buf, uint64_t off,
+			     uint32_t len, bool allow_full, char *msg,
+			     size_t msglen)
+{
+	ssize_t bad;
+
+	if (res == -EIO)
+		return NULL;
+	if (res < 0) {
+		snprintf(msg, msglen, "res %d (%s), want -EIO or a short count",
+			 res, strerror(-res));
+		return msg;
+	}
+	if ((uint32_t)res > len || (!allow_full && (uint32_t)res == len)) {
+		snprintf(msg, msglen, "res %d: the whole read succeeded although its I/O failed",
+			 res);
+		return msg;
+	}
+	bad = ru_pattern_check(buf, FILE_SEED, off, res);
+	if (bad >= 0) {
+		snprintf(msg, msglen, "res %d: byte at file offset %" PRIu64 " is wrong",
+			 res, off + bad);
+		return msg;
+	}
+	return NULL;
+}
+
+/* --- the cases ----------------------------------------------------------- */
+
+FIXTURE(ioerr)
+{
+	int fd;
+	char path[PATH_MAX];
+	struct ru_reader r;
+	unsigned char *buf;
+};
+
+FIXTURE_SETUP(ioerr)
+{
+	unsigned long magic;
+	int ret, fd;
+
+	self->fd = -1;
+	if (ru_host_dryrun())
+		SKIP(return, "RASYNC_HOST_DRYRUN=1: no fault injection on the host");
+	ret = ru_scratch_fs_ok(&magic);
+	if (ret == -EOPNOTSUPP)
+		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
+		     ru_scratch_dir(), magic);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	if (!have_saved)
+		SKIP(return, "no %s (CONFIG_FAIL_MAKE_REQUEST, CONFIG_FAULT_INJECTION_DEBUG_FS, debugfs)",
+		     FMR);
+	if (!dev_knob[0])
+		SKIP(return, "no make-it-fail for the device of %s",
+		     ru_scratch_dir());
+	if (access("/proc/self/make-it-fail", W_OK))
+		SKIP(return, "no /proc/self/make-it-fail (CONFIG_FAULT_INJECTION)");
+
+	ret = ru_reader_init(&self->r, QD, READ_LEN, false, 0);
+	ASSERT_EQ(0, ret) TH_LOG("io_uring set-up: %s", strerror(-ret));
+	fd = ru_open_test_file("ioerr", FILE_SIZE, FILE_SEED, self->path,
+			       sizeof(self->path));
+	ASSERT_LE(0, fd) TH_LOG("test file in %s: %s", ru_scratch_dir(),
+				strerror(-fd));
+	close(fd);
+	/* no atime update (a journal write) while bios fail */
+	self->fd = open(self->path, O_RDONLY | O_NOATIME);
+	ASSERT_LE(0, self->fd) TH_LOG("%s: %s", self->path, strerror(errno));
+	self->buf = malloc(READ_LEN);
+	ASSERT_NE(NULL, self->buf);
+	/* every task of this case fails its bios, once the disk says so */
+	ASSERT_EQ(0, set_task_fail(true));
+}
+
+FIXTURE_TEARDOWN(ioerr)
+{
+	restore_injection();
+	set_task_fail(false);
+	if (self->fd >= 0)
+		close(self->fd);
+	ru_reader_exit(&self->r);
+	free(self->buf);
+}
+
+/*
+ * Drop the file's pages (its block mapping stays cached in the inode);
+ * folios still under readahead I/O cannot go, so try again for a while.
+ * Returns the pages left.
+ */
+static long evict(int fd)
+{
+	long pages = 0;
+	int i, ret;
+
+	if (fdatasync(fd))
+		return -errno;
+	for (i = 0; i < 100; i++) {
+		ret = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		if (ret)
+			return -ret;
+		pages = ru_resident_pages(fd, FILE_SIZE);
+		if (pages <= 0)
+			break;
+		usleep(20000);
+	}
+	return pages;
+}
+
+/* One io_uring read, waited for with a timeout; res or -ETIME. */
+static int uring_read(FIXTURE_DATA(ioerr) *self, void *buf, uint32_t len,
+		      uint64_t off)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	sqe = io_uring_get_sqe(&self->r.ring);
+	io_uring_prep_read(sqe, self->fd, buf, len, off);
+	ret = io_uring_submit(&self->r.ring);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
+	ret = wait_one(&self->r.ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&self->r.ring, cqe);
+	return ret;
+}
+
+static const struct {
+	uint64_t off;
+	uint32_t len;
+} cold_reads[] = {
+	{ 0, READ_LEN },
+	{ 256 * 1024, READ_LEN },
+	{ 512 * 1024 + 100, READ_LEN - 200 },
+	{ 768 * 1024 - 10, 20 },
+	{ 1024 * 1024 + 4095, 4097 },
+	{ 1536 * 1024, RU_PAGE },
+	{ FILE_SIZE - 1000, READ_LEN },		/* crosses EOF */
+	{ FILE_SIZE - 3 * RU_PAGE, 2 * RU_PAGE },
+};
+#define NR_COLD	(sizeof(cold_reads) / sizeof(cold_reads[0]))
+
+TEST_F_TIMEOUT(ioerr, uring_read_fails_then_recovers, TEST_TIMEOUT)
+{
+	double t0 = now_s();
+	char msg[256];
+	unsigned int i;
+	long pages, injected;
+	int res, fres;
+
+	for (i = 0; i < NR_COLD; i++) {
+		uint64_t off = cold_reads[i].off;
+		uint32_t len = ru_expected_len(off, cold_reads[i].len,
+					       FILE_SIZE);
+
+		pages = evict(self->fd);
+		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+		ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 1));
+		memset(self->buf, 0xA5, READ_LEN);
+		res = uring_read(self, self->buf, cold_reads[i].len, off);
+		injected = injection_off(MANY_FAILURES);
+		fres = res;
+		ASSERT_NE(-ETIME, res)
+			TH_LOG("read %u (off %" PRIu64 " len %u) under injection: hang, no completion in %d s",
+			       i, off, cold_reads[i].len, HANG_SECONDS);
+		ASSERT_LT(0, injected)
+			TH_LOG("read %u: no bio failed (res %d)", i, res);
+		ASSERT_EQ(NULL, check_res(res, self->buf, off, len, false, msg,
+					  sizeof(msg)))
+			TH_LOG("read %u (off %" PRIu64 " len %u, %ld bios failed): %s",
+			       i, off, cold_reads[i].len, injected, msg);
+
+		/* the same read with the injection off: all of it, right */
+		memset(self->buf, 0xA5, READ_LEN);
+		res = uring_read(self, self->buf, cold_reads[i].len, off);
+		ASSERT_EQ((int)len, res)
+			TH_LOG("read %u (off %" PRIu64 ") after the injection: res %d, want %u",
+			       i, off, res, len);
+		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
+		res = pread(self->fd, self->buf, cold_reads[i].len, off);
+		ASSERT_EQ((int)len, res);
+		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
+		TH_LOG("read %u: off %" PRIu64 " len %u: %s under injection (%ld bios failed), then %u bytes",
+		       i, off, cold_reads[i].len,
+		       fres == -EIO ? "-EIO" : "short", injected, len);
+	}
+	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = cold reads failed, then read again)\n",
+		_metadata->name, i, now_s() - t0);
+}
+
+static void pick_offs(uint64_t *rng, uint64_t *offs)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < QD; i++) {
+again:
+		*rng ^= *rng << 13;
+		*rng ^= *rng >> 7;
+		*rng ^= *rng << 17;
+		offs[i] = (*rng % (FILE_SIZE / QD_BLK)) * QD_BLK;
+		for (j = 0; j < i; j++)
+			if (offs[j] == offs[i])
+				goto again;
+	}
+}
+
+TEST_F_TIMEOUT(ioerr, uring_qd32_random_failures, TEST_TIMEOUT)
+{
+	double t0 = now_s();
+	struct io_uring *ring = &self->r.ring;
+	unsigned int i, done, round, failed = 0, shorts = 0, reads = 0;
+	uint64_t offs[QD], rng = ru_seed() | 1;
+	long pages, injected, injected_total = 0;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	char msg[256];
+	int ret, res;
+
+	for (round = 0; round < QD_ROUNDS && !failed && !shorts; round++) {
+		pick_offs(&rng, offs);
+		pages = evict(self->fd);
+		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+		ASSERT_EQ(0, injection_on(MANY_FAILURES, PERCENT, 1));
+		for (i = 0; i < QD; i++) {
+			sqe = io_uring_get_sqe(ring);
+			memset(self->r.arena + (size_t)i * READ_LEN, 0xA5,
+			       QD_BLK);
+			io_uring_prep_read(sqe, self->fd,
+					   self->r.arena + (size_t)i * READ_LEN,
+					   QD_BLK, offs[i]);
+			io_uring_sqe_set_data64(sqe, i);
+		}
+		ret = io_uring_submit(ring);
+		if (ret != QD)
+			injection_off(MANY_FAILURES);
+		ASSERT_EQ(QD, ret);
+		for (done = 0; done < QD; done++) {
+			ret = wait_one(ring, &cqe);
+			if (ret)
+				break;
+			i = io_uring_cqe_get_data64(cqe);
+			res = cqe->res;
+			io_uring_cqe_seen(ring, cqe);
+			if (i >= QD) {
+				ret = -EPROTO;
+				break;
+			}
+			reads++;
+			if (res < 0)
+				failed++;
+			else if (res < QD_BLK)
+				shorts++;
+			msg[0] = 0;
+			EXPECT_EQ(NULL, check_res(res, self->r.arena + (size_t)i * READ_LEN,
+						  offs[i], QD_BLK, true, msg,
+						  sizeof(msg)))
+				TH_LOG("read of block at %" PRIu64 ": %s",
+				       offs[i], msg);
+		}
+		injected = injection_off(MANY_FAILURES);
+		ASSERT_EQ(0, ret)
+			TH_LOG("round %u: %s: %u of %u reads did not complete in %d s",
+			       round, ret == -ETIME ? "hang" : strerror(-ret),
+			       QD - done, QD, HANG_SECONDS);
+		injected_total += injected;
+
+		/* injection off: every block reads correctly */
+		for (i = 0; i < QD; i++) {
+			memset(self->buf, 0xA5, QD_BLK);
+			res = uring_read(self, self->buf, QD_BLK, offs[i]);
+			ASSERT_EQ(QD_BLK, res)
+				TH_LOG("block at %" PRIu64 " after the injection: res %d",
+				       offs[i], res);
+			ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED,
+						       offs[i], QD_BLK));
+		}
+	}
+	TH_LOG("%u rounds, %ld bios failed: %u reads -EIO, %u short, %u full",
+	       round, injected_total, failed, shorts, reads - failed - shorts);
+	ASSERT_LT(0, injected_total) TH_LOG("no bio failed");
+	ASSERT_LT(0, failed + shorts)
+		TH_LOG("%ld bios failed but every read succeeded", injected_total);
+	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
+		_metadata->name, reads, now_s() - t0);
+}
+
+/*
+ * Failures at I/O completion, with reads queued on the failing folios.
+ *
+ * fail_make_request fails a bio when it is submitted, so the folios of a
+ * failed readahead are normally unlocked (not uptodate) before the reading
+ * task could queue a wait on them.  Here max_sectors_kb=4 makes the block
+ * layer split every larger bio: the first 4 KiB piece goes to the disk and
+ * the rest is resubmitted, and interval=2 fails every second submission,
+ * i.e. (mostly) the rest.  The whole original bio then completes with
+ * -EIO when the piece that went to the disk completes, asynchronously,
+ * from the disk's interrupt: io_uring reads that found those folios locked
+ * and returned -EIOCBQUEUED are woken by a failed read.  Their retry finds
+ * the folios not uptodate and (with IOCB_WAITQ, no ->read_folio) gives
+ * -EAGAIN, io_uring punts them to io-wq, whose ->read_folio may fail or
+ * succeed (interval 2).  Every read must complete, with -EIO, a short
+ * count or all its bytes, whatever it returns correct.
+ */
+TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
+{
+	double t0 = now_s();
+	struct io_uring *ring = &self->r.ring;
+	unsigned int i, done, round, failed = 0, shorts = 0, reads = 0;
+	uint64_t offs[QD], rng = ru_seed() * 3 + 1, queued = 0;
+	long pages, injected, injected_total = 0;
+	struct ru_stats a, b, d;
+	bool stats = false;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	char msg[256];
+	int ret, res;
+
+	if (!max_sectors_knob[0])
+		SKIP(return, "no writable max_sectors_kb for the device of %s",
+		     ru_scratch_dir());
+	ASSERT_EQ(0, ru_write_str(max_sectors_knob, "4"))
+		TH_LOG("%s: cannot set 4", max_sectors_knob);
+
+	for (round = 0; round < ASYNC_ROUNDS; round++) {
+		pick_offs(&rng, offs);
+		pages = evict(self->fd);
+		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+		stats = ru_stats_read(&a) == 0;
+		ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 2));
+		for (i = 0; i < QD; i++) {
+			sqe = io_uring_get_sqe(ring);
+			memset(self->r.arena + (size_t)i * READ_LEN, 0xA5,
+			       QD_BLK);
+			io_uring_prep_read(sqe, self->fd,
+					   self->r.arena + (size_t)i * READ_LEN,
+					   QD_BLK, offs[i]);
+			io_uring_sqe_set_data64(sqe, i);
+		}
+		ret = io_uring_submit(ring);
+		if (ret != QD)
+			injection_off(MANY_FAILURES);
+		ASSERT_EQ(QD, ret);
+		for (done = 0; done < QD; done++) {
+			ret = wait_one(ring, &cqe);
+			if (ret)
+				break;
+			i = io_uring_cqe_get_data64(cqe);
+			res = cqe->res;
+			io_uring_cqe_seen(ring, cqe);
+			if (i >= QD) {
+				ret = -EPROTO;
+				break;
+			}
+			reads++;
+			if (res < 0)
+				failed++;
+			else if (res < QD_BLK)
+				shorts++;
+			msg[0] = 0;
+			EXPECT_EQ(NULL, check_res(res, self->r.arena + (size_t)i * READ_LEN,
+						  offs[i], QD_BLK, true, msg,
+						  sizeof(msg)))
+				TH_LOG("read of block at %" PRIu64 ": %s",
+				       offs[i], msg);
+		}
+		injected = injection_off(MANY_FAILURES);
+		ASSERT_EQ(0, ret)
+			TH_LOG("round %u: %s: %u of %u reads did not complete in %d s",
+			       round, ret == -ETIME ? "hang" : strerror(-ret),
+			       QD - done, QD, HANG_SECONDS);
+		injected_total += injected;
+		if (stats && ru_stats_read(&b) == 0) {
+			ru_stats_delta(&a, &b, &d);
+			queued += d.v[RS_EIOCBQUEUED];
+		} else {
+			stats = false;
+		}
+
+		for (i = 0; i < QD; i++) {
+			memset(self->buf, 0xA5, QD_BLK);
+			res = uring_read(self, self->buf, QD_BLK, offs[i]);
+			ASSERT_EQ(QD_BLK, res)
+				TH_LOG("block at %" PRIu64 " after the injection: res %d",
+				       offs[i], res);
+			ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED,
+						       offs[i], QD_BLK));
+		}
+	}
+	ASSERT_EQ(0, ru_write_str(max_sectors_knob, max_sectors_saved));
+	TH_LOG("%u rounds, %ld bios failed: %u reads -EIO, %u short, %u full; %" PRIu64 " -EIOCBQUEUED",
+	       round, injected_total, failed, shorts, reads - failed - shorts,
+	       queued);
+	ASSERT_LT(0, injected_total) TH_LOG("no bio failed");
+	ASSERT_LT(0, failed + shorts)
+		TH_LOG("%ld bios failed but every read succeeded", injected_total);
+	if (stats && ru_module_enabled() == 1)
+		ASSERT_LT(0, queued)
+			TH_LOG("no read was queued (-EIOCBQUEUED) on a folio under I/O");
+	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
+		_metadata->name, reads, now_s() - t0);
+}
+
+struct pread_result {
+	int res;
+	int err;
+	char msg[256];
+};
+
+TEST_F_TIMEOUT(ioerr, pread_fails_then_recovers, TEST_TIMEOUT)
+{
+	double t0 = now_s(), end;
+	struct pread_result *pr;
+	unsigned int i;
+	long pages, injected;
+	int status, res;
+	pid_t pid;
+
+	pr = mmap(NULL, sizeof(*pr), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, pr);
+	for (i = 0; i < NR_COLD; i++) {
+		uint64_t off = cold_reads[i].off;
+		uint32_t len = ru_expected_len(off, cold_reads[i].len,
+					       FILE_SIZE);
+
+		pages = evict(self->fd);
+		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+		memset(pr, 0, sizeof(*pr));
+		ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 1));
+		pid = fork();
+		if (pid == 0) {
+			const char *m;
+
+			memset(self->buf, 0xA5, READ_LEN);
+			res = pread(self->fd, self->buf, cold_reads[i].len,
+				    off);
+			pr->res = res < 0 ? -errno : res;
+			m = check_res(pr->res, self->buf, off, len, false,
+				      pr->msg, sizeof(pr->msg));
+			pr->err = m != NULL;
+			_exit(0);
+		}
+		if (pid < 0)
+			injection_off(MANY_FAILURES);
+		ASSERT_LE(0, pid);
+		end = now_s() + HANG_SECONDS;
+		while (waitpid(pid, &status, WNOHANG) == 0 && now_s() < end)
+			usleep(2000);
+		injected = injection_off(MANY_FAILURES);
+		if (now_s() >= end && waitpid(pid, &status, WNOHANG) == 0) {
+			kill(pid, SIGKILL);
+			ASSERT_TRUE(false)
+				TH_LOG("pread %u (off %" PRIu64 " len %u) under injection: hang, not done in %d s",
+				       i, off, cold_reads[i].len, HANG_SECONDS);
+		}
+		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+		ASSERT_LT(0, injected)
+			TH_LOG("pread %u: no bio failed (res %d)", i, pr->res);
+		ASSERT_EQ(0, pr->err)
+			TH_LOG("pread %u (off %" PRIu64 " len %u, %ld bios failed): %s",
+			       i, off, cold_reads[i].len, injected, pr->msg);
+
+		memset(self->buf, 0xA5, READ_LEN);
+		res = pread(self->fd, self->buf, cold_reads[i].len, off);
+		ASSERT_EQ((int)len, res)
+			TH_LOG("pread %u (off %" PRIu64 ") after the injection: %d (%s), want %u",
+			       i, off, res, res < 0 ? strerror(errno) : "",
+			       len);
+		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
+		TH_LOG("pread %u: off %" PRIu64 " len %u: %d under injection (%ld bios failed), then %u bytes",
+		       i, off, cold_reads[i].len, pr->res, injected, len);
+	}
+	munmap(pr, sizeof(*pr));
+	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = cold preads failed, then read again)\n",
+		_metadata->name, i, now_s() - t0);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,635 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Stress: QD32 io_uring reads under memory pressure.
+ *
+ * A helper process (the "hog") mlock()s most of RAM: MemAvailable minus
+ * LEAVE_MB (RASYNC_STRESS_LEAVE_MB overrides), in chunks, with
+ * oom_score_adj 1000 so that it, not a reader, is the OOM killer's first
+ * choice.  Then READERS reader processes (one io_uring each, QD32 random
+ * reads of 4 KiB..256 KiB, checked byte by byte) read a file larger than
+ * the memory that is left, so the page cache is reclaimed all the time:
+ * folios are dropped between a read's -EIOCBQUEUED and its retry,
+ * readahead is cut short, and allocations of new folios enter direct
+ * reclaim from the reading task.
+ *
+ * Every read must return exactly min(len, size - off) bytes of the
+ * generator, nothing written past them; a read not completed within
+ * HANG_SECONDS fails the case.  A reader killed (by the OOM killer or
+ * otherwise) fails the case; if the OOM killer takes the hog instead, the
+ * case still ends normally and says so (the pressure then ended early).
+ * /proc/vmstat shows how much was reclaimed (pgsteal_*, or, without
+ * CONFIG_VM_EVENT_COUNTERS, workingset_refault_file: file pages read
+ * again after reclaim dropped them); some reclaim is required (otherwise
+ * there was no pressure and the case proved nothing).  OOM kills are
+ * found in the kernel log ("Killed process <pid>").
+ *
+ * Bounded by TIME_BUDGET seconds of reading (RASYNC_STRESS_TIME
+ * overrides); prints "# <case>: <reads> iterations in <s> s".  Never runs
+ * on a development host (RASYNC_HOST_DRYRUN=1): it would lock the host's
+ * memory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "rasync_util.h"
+
+#define FILE_SEED	0x6d656d70ULL		/* "memp" */
+#define MIN_FILE_MB	256
+#define LEAVE_MB	200
+#define HOG_CHUNK	(32UL << 20)
+#define QD		32
+#define READERS		3
+#define MAX_LEN		(256 * 1024)
+#define MAX_READS	10000000
+#define TIME_BUDGET	30
+#define HANG_SECONDS	60
+#define HOG_SECONDS	180
+#define TEST_TIMEOUT	290
+
+/* --- the checking reader (one ring per process) ------------------------- */
+
+#define GUARD		256
+#define POISON		0xA5
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
+static double time_budget(double def)
+{
+	const char *s = getenv("RASYNC_STRESS_TIME");
+
+	return s && *s ? strtod(s, NULL) : def;
+}
+
+static inline uint64_t xs64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+struct sreader {
+	/* set by the caller */
+	const int *fds;
+	const uint64_t *sizes;
+	const uint64_t *seeds;
+	unsigned int nfiles;
+	uint64_t rng;
+	double deadline;		/* stop submitting at this time */
+	unsigned long max_reads;	/* or after this many */
+	atomic_bool *stop;		/* or when this turns true */
+	/* results */
+	unsigned long reads;
+	uint64_t bytes;
+	unsigned int nbad;
+	int err;			/* ring failure, -ETIME on a hang */
+	char msg[512];
+};
+
+struct sslot {
+	unsigned int file;
+	uint64_t off;
+	uint32_t len;
+};
+
+static void sreader_fail(struct sreader *sr, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sreader_fail(struct sreader *sr, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!sr->nbad++) {
+		va_start(ap, fmt);
+		vsnprintf(sr->msg, sizeof(sr->msg), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void sreader_pick(struct sreader *sr, struct sslot *s)
+{
+	uint64_t r = xs64(&sr->rng), size;
+
+	s->file = (r >> 40) % sr->nfiles;
+	size = sr->sizes[s->file];
+	s->off = xs64(&sr->rng) % (size + 2 * RU_PAGE);
+	switch (r % 8) {
+	case 0 ... 1:		/* small, unaligned */
+		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
+		break;
+	case 2 ... 4:		/* page multiples, unaligned offset */
+		s->len = RU_PAGE * (1 + (r >> 8) % 64);
+		break;
+	case 5 ... 6:		/* anything up to the largest buffer */
+		s->len = 1 + (r >> 8) % MAX_LEN;
+		break;
+	default:		/* aligned 4K */
+		s->off &= ~(uint64_t)(RU_PAGE - 1);
+		s->len = RU_PAGE;
+		break;
+	}
+}
+
+static void sreader_check(struct sreader *sr, const struct sslot *s, int res,
+			  const unsigned char *buf)
+{
+	uint32_t want = ru_expected_len(s->off, s->len, sr->sizes[s->file]);
+	uint64_t seed = sr->seeds[s->file];
+	ssize_t bad;
+	uint32_t i;
+
+	sr->reads++;
+	if (res != (int)want) {
+		sreader_fail(sr, "file %u off %" PRIu64 " len %u: res %d%s%s, want %u",
+			     s->file, s->off, s->len, res,
+			     res < 0 ? " " : "", res < 0 ? strerror(-res) : "",
+			     want);
+		return;
+	}
+	sr->bytes += res;
+	bad = ru_pattern_check(buf, seed, s->off, res);
+	if (bad >= 0) {
+		unsigned char want_b;
+
+		ru_pattern_fill(&want_b, seed, s->off + bad, 1);
+		sreader_fail(sr, "file %u off %" PRIu64 " len %u: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
+			     s->file, s->off, s->len, s->off + bad, buf[bad],
+			     want_b);
+		return;
+	}
+	for (i = res; i < s->len + GUARD; i++) {
+		if (buf[i] != POISON) {
+			sreader_fail(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
+				     s->file, s->off, s->len, i);
+			return;
+		}
+	}
+}
+
+/* Runs until the deadline, max_reads or *stop; results in @sr. */
+static void sreader_run(struct sreader *sr)
+{
+	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
+	struct sslot slots[QD];
+	unsigned int inflight = 0, slot;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ru_reader r;
+	unsigned char *buf;
+	int ret;
+
+	ret = ru_reader_init(&r, QD, MAX_LEN + GUARD, false, 0);
+	if (ret) {
+		sr->err = ret;
+		snprintf(sr->msg, sizeof(sr->msg), "io_uring set-up: %s",
+			 strerror(-ret));
+		return;
+	}
+	for (;;) {
+		bool stopping = now_s() >= sr->deadline ||
+				sr->reads + inflight >= sr->max_reads ||
+				(sr->stop && atomic_load(sr->stop));
+
+		while (!stopping && r.nfree) {
+			sqe = io_uring_get_sqe(&r.ring);
+			if (!sqe)
+				break;
+			slot = r.free_slots[--r.nfree];
+			sreader_pick(sr, &slots[slot]);
+			buf = r.arena + (size_t)slot * r.slot_size;
+			memset(buf, POISON, slots[slot].len + GUARD);
+			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
+					   slots[slot].len, slots[slot].off);
+			io_uring_sqe_set_data64(sqe, slot);
+			inflight++;
+		}
+		ret = io_uring_submit(&r.ring);
+		if (ret < 0) {
+			sr->err = ret;
+			snprintf(sr->msg, sizeof(sr->msg), "io_uring_submit: %s",
+				 strerror(-ret));
+			break;
+		}
+		if (!inflight)
+			break;
+		do {
+			ret = io_uring_wait_cqe_timeout(&r.ring, &cqe, &ts);
+		} while (ret == -EINTR);
+		if (ret < 0) {
+			sr->err = ret;
+			if (ret == -ETIME)
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "hang: no read completed in %d s with %u in flight",
+					 HANG_SECONDS, inflight);
+			else
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "io_uring_wait_cqe: %s",
+					 strerror(-ret));
+			/* a stuck ring is left alone: closing it would not help */
+			return;
+		}
+		while (!io_uring_peek_cqe(&r.ring, &cqe)) {
+			slot = io_uring_cqe_get_data64(cqe);
+			ret = cqe->res;
+			io_uring_cqe_seen(&r.ring, cqe);
+			if (slot >= QD) {
+				sr->err = -EPROTO;
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "bad user_data %u", slot);
+				return;
+			}
+			sreader_check(sr, &slots[slot], ret,
+				      r.arena + (size_t)slot * r.slot_size);
+			r.free_slots[r.nfree++] = slot;
+			inflight--;
+		}
+	}
+	ru_reader_exit(&r);
+}
+
+/* --- /proc ---------------------------------------------------------------- */
+
+/* A "Key: N kB" line of /proc/meminfo, in bytes; -errno if missing. */
+static long long meminfo(const char *key)
+{
+	char line[256];
+	size_t kl = strlen(key);
+	long long v = -ENOENT;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			v = strtoll(line + kl + 1, NULL, 10) * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+enum { VM_PGSTEAL_KSWAPD, VM_PGSTEAL_DIRECT, VM_REFAULT_FILE, VM_NR };
+
+static const char *const vm_keys[VM_NR] = {
+	"pgsteal_kswapd", "pgsteal_direct", "workingset_refault_file",
+};
+
+/* -1 for a counter the kernel does not have (!CONFIG_VM_EVENT_COUNTERS) */
+static void vmstat(long long *v)
+{
+	char line[256], key[128];
+	long long n;
+	FILE *f = fopen("/proc/vmstat", "r");
+	int i;
+
+	for (i = 0; i < VM_NR; i++)
+		v[i] = -1;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %lld", key, &n) != 2)
+			continue;
+		for (i = 0; i < VM_NR; i++)
+			if (!strcmp(key, vm_keys[i]))
+				v[i] = n;
+	}
+	fclose(f);
+}
+
+/* after - before of counter @i, -1 if the kernel does not count it */
+static long long vm_delta(const long long *v0, const long long *v1, int i)
+{
+	return v0[i] < 0 || v1[i] < 0 ? -1 : v1[i] - v0[i];
+}
+
+/* Lines of the kernel log containing @needle; -errno if unreadable. */
+static long klog_count(const char *needle)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf, *p;
+	long n = 0;
+
+	if (len <= 0)
+		return -errno;
+	buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (len < 0) {
+		free(buf);
+		return -errno;
+	}
+	buf[len] = 0;
+	for (p = buf; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(buf);
+	return n;
+}
+
+/* Did the kernel log an OOM kill of @pid? */
+static bool oom_killed(pid_t pid)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "Killed process %d ", (int)pid);
+	return klog_count(needle) > 0;
+}
+
+/* --- the hog ------------------------------------------------------------- */
+
+/*
+ * mlock all but @leave bytes of MemAvailable; writes the bytes locked to
+ * @report, then sleeps until killed.
+ */
+static void __attribute__((noreturn)) hog(long long leave, int report)
+{
+	long long avail = meminfo("MemAvailable"), target, locked = 0;
+	void *p;
+
+	ru_write_str("/proc/self/oom_score_adj", "1000");
+	target = avail - leave;
+	while (locked + (long long)HOG_CHUNK <= target) {
+		p = mmap(NULL, HOG_CHUNK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			break;
+		if (mlock(p, HOG_CHUNK)) {
+			munmap(p, HOG_CHUNK);
+			break;
+		}
+		locked += HOG_CHUNK;
+	}
+	(void)!write(report, &locked, sizeof(locked));
+	close(report);
+	for (;;)
+		pause();
+}
+
+/* --- the case ------------------------------------------------------------ */
+
+FIXTURE(mem)
+{
+	int fd;
+	char path[PATH_MAX];
+	uint64_t size;
+	pid_t hog;
+	pid_t readers[READERS];
+	struct sreader *sr;	/* shared with the reader processes */
+};
+
+FIXTURE_SETUP(mem)
+{
+	unsigned long magic;
+	struct statvfs sv;
+	const char *s;
+	long long leave;
+	double t0;
+	int ret;
+
+	self->fd = -1;
+	if (ru_host_dryrun())
+		SKIP(return, "RASYNC_HOST_DRYRUN=1: would mlock most of the host's memory");
+	ret = ru_scratch_fs_ok(&magic);
+	if (ret == -EOPNOTSUPP)
+		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
+		     ru_scratch_dir(), magic);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	if (meminfo("MemAvailable") < 0)
+		SKIP(return, "no MemAvailable in /proc/meminfo");
+	s = getenv("RASYNC_STRESS_LEAVE_MB");
+	leave = (s && *s ? strtoll(s, NULL, 0) : LEAVE_MB) << 20;
+	/* larger than what is left to the page cache */
+	self->size = (uint64_t)MIN_FILE_MB << 20;
+	if (self->size < (uint64_t)leave + (64 << 20))
+		self->size = leave + (64 << 20);
+	self->size += 12345;
+	ASSERT_EQ(0, statvfs(ru_scratch_dir(), &sv));
+	if ((uint64_t)sv.f_bavail * sv.f_frsize < self->size + (32 << 20))
+		SKIP(return, "%s has %llu MiB free, the test file needs %llu MiB",
+		     ru_scratch_dir(),
+		     (unsigned long long)sv.f_bavail * sv.f_frsize >> 20,
+		     (unsigned long long)self->size >> 20);
+
+	self->sr = mmap(NULL, READERS * sizeof(*self->sr),
+			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	ASSERT_NE(MAP_FAILED, self->sr);
+	t0 = now_s();
+	self->fd = ru_open_test_file("mem", self->size, FILE_SEED, self->path,
+				     sizeof(self->path));
+	ASSERT_LE(0, self->fd) TH_LOG("test file in %s: %s", ru_scratch_dir(),
+				      strerror(-self->fd));
+	TH_LOG("%llu MiB test file ready in %.1f s",
+	       (unsigned long long)self->size >> 20, now_s() - t0);
+	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
+}
+
+static void kill_reap(pid_t *pid, int *status)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGKILL);
+	waitpid(*pid, status, 0);
+	*pid = 0;
+}
+
+FIXTURE_TEARDOWN(mem)
+{
+	int status, i;
+
+	for (i = 0; i < READERS; i++)
+		kill_reap(&self->readers[i], &status);
+	kill_reap(&self->hog, &status);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->sr && self->sr != MAP_FAILED)
+		munmap(self->sr, READERS * sizeof(*self->sr));
+}
+
+static int wait_timeout(pid_t pid, int *status, double end)
+{
+	pid_t ret;
+
+	for (;;) {
+		ret = waitpid(pid, status, WNOHANG);
+		if (ret == pid)
+			return 1;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (now_s() > end)
+			return 0;
+		usleep(10000);
+	}
+}
+
+TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
+{
+	double t0, budget = time_budget(TIME_BUDGET), end;
+	long long v0[VM_NR], v1[VM_NR], locked = -1, leave, steal, refaults;
+	long ooms0, ooms;
+	unsigned long reads = 0;
+	uint64_t bytes = 0;
+	int report[2], status, ret, i, killed = 0;
+	bool hog_oom = false;
+	struct pollfd pfd;
+	const char *s;
+	pid_t pid;
+
+	s = getenv("RASYNC_STRESS_LEAVE_MB");
+	leave = (s && *s ? strtoll(s, NULL, 0) : LEAVE_MB) << 20;
+
+	/* the hog */
+	t0 = now_s();
+	ASSERT_EQ(0, pipe(report));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(report[0]);
+		hog(leave, report[1]);
+	}
+	self->hog = pid;
+	close(report[1]);
+	pfd.fd = report[0];
+	pfd.events = POLLIN;
+	ret = poll(&pfd, 1, HOG_SECONDS * 1000);
+	if (ret != 1 || read(report[0], &locked, sizeof(locked)) != sizeof(locked))
+		locked = -1;
+	close(report[0]);
+	ASSERT_LT(0, locked)
+		TH_LOG("the hog did not report within %d s%s: no memory pressure",
+		       HOG_SECONDS,
+		       oom_killed(self->hog) ? " (the OOM killer took it)" : "");
+	TH_LOG("hog: %lld MiB mlocked in %.1f s; MemAvailable now %lld MiB, MemFree %lld MiB, file %llu MiB",
+	       locked >> 20, now_s() - t0, meminfo("MemAvailable") >> 20,
+	       meminfo("MemFree") >> 20,
+	       (unsigned long long)self->size >> 20);
+
+	/* the readers */
+	vmstat(v0);
+	ooms0 = klog_count("Killed process");
+	t0 = now_s();
+	for (i = 0; i < READERS; i++) {
+		struct sreader *sr = &self->sr[i];
+
+		memset(sr, 0, sizeof(*sr));
+		sr->sizes = &self->size;
+		sr->nfiles = 1;
+		sr->rng = (ru_seed() + 1) * 0x9E3779B97F4A7C15ULL + i;
+		sr->deadline = t0 + budget;
+		sr->max_reads = MAX_READS;
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			static const uint64_t seed = FILE_SEED;
+			/* its own struct file: its own readahead state */
+			int fd = open(self->path, O_RDONLY);
+
+			if (fd < 0) {
+				sr->err = -errno;
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "opening the test file: %s",
+					 strerror(errno));
+				_exit(1);
+			}
+			sr->fds = &fd;
+			sr->seeds = &seed;
+			sreader_run(sr);
+			_exit(0);
+		}
+		self->readers[i] = pid;
+	}
+	end = t0 + budget + HANG_SECONDS + 30;
+	for (i = 0; i < READERS; i++) {
+		ret = wait_timeout(self->readers[i], &status, end);
+		if (ret != 1) {
+			TH_LOG("reader %d did not finish in %.0f s: hang", i,
+			       end - t0);
+			kill_reap(&self->readers[i], &status);
+			killed++;
+			continue;
+		}
+		if (WIFSIGNALED(status)) {
+			TH_LOG("reader %d was killed by signal %d%s", i,
+			       WTERMSIG(status),
+			       oom_killed(self->readers[i]) ? " by the OOM killer" : "");
+			killed++;
+		} else if (WEXITSTATUS(status)) {
+			TH_LOG("reader %d exited with %d: %s", i,
+			       WEXITSTATUS(status), self->sr[i].msg);
+			killed++;
+		}
+		self->readers[i] = 0;
+	}
+	vmstat(v1);
+	ooms = klog_count("Killed process");
+	for (i = 0; i < READERS; i++) {
+		reads += self->sr[i].reads;
+		bytes += self->sr[i].bytes;
+	}
+	/* did the hog survive? */
+	ret = waitpid(self->hog, &status, WNOHANG);
+	if (ret == self->hog) {
+		hog_oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		TH_LOG("the hog died during the reads (%s%s): the memory pressure ended early",
+		       hog_oom ? "SIGKILL" : "exit",
+		       oom_killed(self->hog) ? ", the OOM killer" : "");
+		self->hog = 0;
+	}
+	kill_reap(&self->hog, &status);
+
+	steal = vm_delta(v0, v1, VM_PGSTEAL_KSWAPD);
+	if (steal >= 0)
+		steal += vm_delta(v0, v1, VM_PGSTEAL_DIRECT);
+	refaults = vm_delta(v0, v1, VM_REFAULT_FILE);
+	fprintf(stderr, "# mem.%s: %lu iterations in %.1f s (iterations = reads checked, %" PRIu64 " MiB; %d readers; %lld MiB mlocked; reclaim: pgsteal %lld, file refaults %lld; OOM kills %ld)\n",
+		_metadata->name, reads, now_s() - t0, bytes >> 20, READERS,
+		locked >> 20, steal, refaults,
+		ooms0 >= 0 && ooms >= 0 ? ooms - ooms0 : -1);
+	if (ooms0 >= 0 && ooms > ooms0)
+		TH_LOG("the OOM killer killed %ld task(s) during the reads%s",
+		       ooms - ooms0, hog_oom ? " (the hog)" : "");
+
+	for (i = 0; i < READERS; i++) {
+		EXPECT_EQ(0, self->sr[i].err)
+			TH_LOG("reader %d: %s (seed 0x%llx)", i,
+			       self->sr[i].msg, (unsigned long long)ru_seed());
+		EXPECT_EQ(0, self->sr[i].nbad)
+			TH_LOG("reader %d: %u of %lu reads bad (seed 0x%llx); first: %s",
+			       i, self->sr[i].nbad, self->sr[i].reads,
+			       (unsigned long long)ru_seed(), self->sr[i].msg);
+	}
+	ASSERT_EQ(0, killed) TH_LOG("%d reader(s) did not finish normally",
+				    killed);
+	ASSERT_LT(0, reads);
+	/* pages reclaimed (pgsteal), or read again after reclaim (refaults) */
+	EXPECT_LT(0, steal > 0 ? steal : refaults)
+		TH_LOG("nothing was reclaimed: no memory pressure");
+}
+
+TEST_HARNESS_MAIN
