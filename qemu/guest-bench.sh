@@ -24,6 +24,10 @@ HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
 HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-$RUNTIME}
 [ "$HOT_RUNTIME" -gt 0 ] 2>/dev/null || HOT_RUNTIME=10
 ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock rasync direct hot_stock hot_rasync}
+# layout: write the files and stop; run: measure files laid out by an earlier
+# boot; all: both in this boot.  scripts/bench.sh boots twice (layout, run)
+# so the host can flush the freshly written image before anything is timed.
+PHASE=${RASYNC_BENCH_PHASE:-all}
 
 F=/mnt/scratch/cold.dat
 H=/mnt/scratch/hot.dat
@@ -36,6 +40,24 @@ say() { echo "bench: $*"; }
 fail() { say "FATAL: $*"; echo "@@BENCH-FATAL $*"; exit 1; }
 
 grep -q ' /mnt/scratch ext4 ' /proc/mounts || fail "no ext4 on /mnt/scratch"
+case $PHASE in layout | run | all) ;; *) fail "RASYNC_BENCH_PHASE must be layout, run or all" ;; esac
+
+# Lay the files out, then drop them from the cache.
+if [ "$PHASE" != run ]; then
+	t0=$(date +%s)
+	say "laying out $SIZE cold file and $HOT_SIZE hot file on ext4"
+	fio --name=layout-cold --filename=$F --size="$SIZE" --rw=write --bs=1M \
+		--ioengine=psync --end_fsync=1 --output=/dev/null || fail "layout of $F failed"
+	fio --name=layout-hot --filename=$H --size="$HOT_SIZE" --rw=write --bs=1M \
+		--ioengine=psync --end_fsync=1 --output=/dev/null || fail "layout of $H failed"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	echo "@@LAYOUT seconds=$(($(date +%s) - t0)) cold_bytes=$(stat -c %s $F) hot_bytes=$(stat -c %s $H)"
+	[ "$PHASE" = all ] || { say "layout done"; exit 0; }
+fi
+if [ ! -f $F ] || [ ! -f $H ]; then
+	fail "test files missing: lay them out first (RASYNC_BENCH_PHASE=layout)"
+fi
 [ -f $T/trigger ] || fail "tracefs event io_uring_queue_async_work missing"
 [ -w $SYSCTL ] || fail "$SYSCTL missing (kernel without the sysctl patch?)"
 insmod /rasync/rasync.ko || fail "insmod rasync.ko failed"
@@ -64,16 +86,7 @@ echo "clocksources=$(cat $cs/available_clocksource 2>/dev/null)"
 echo "cpus_online=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
 echo "@@GUEST-END"
 
-# Lay the files out once, then drop them from the cache.
-t0=$(date +%s)
-say "laying out $SIZE cold file and $HOT_SIZE hot file on ext4"
-fio --name=layout-cold --filename=$F --size="$SIZE" --rw=write --bs=1M \
-	--ioengine=psync --end_fsync=1 --output=/dev/null || fail "layout of $F failed"
-fio --name=layout-hot --filename=$H --size="$HOT_SIZE" --rw=write --bs=1M \
-	--ioengine=psync --end_fsync=1 --output=/dev/null || fail "layout of $H failed"
-sync
-echo 3 >/proc/sys/vm/drop_caches
-echo "@@LAYOUT seconds=$(($(date +%s) - t0)) cold_bytes=$(stat -c %s $F) hot_bytes=$(stat -c %s $H)"
+echo "@@FILES cold_bytes=$(stat -c %s $F) hot_bytes=$(stat -c %s $H)"
 
 # Samples the running fio every ~100 ms with shell builtins only (apart from
 # sleep): the peak number of its iou-wrk threads, written to $1 as it grows;

@@ -422,6 +422,16 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
             if t.get("min") is not None and t["min"] != t["max"]:
                 v += f" (rounds {t['min']:.3f}–{t['max']:.3f})"
         out.append(f"- {t['status']}: {t['target']} — measured {v}")
+    cold_ev = {k: [(r["iowq_events"], r.get("total_ios") or 0) for r in runs
+                   if r["row"] == k and r.get("iowq_events") is not None] for k in ("stock", "rasync")}
+    if any(e for v in cold_ev.values() for e, _ in v):
+        frac = ", ".join(f"{SHORT[k].split(' ', 1)[1]} {sum(e for e, _ in v)} of {sum(n for _, n in v)} reads"
+                         for k, v in cold_ev.items() if v)
+        out.append(f"- (note) io-wq punts on cold rows 3–4: {frac}. They come with page-cache "
+                   "reclaim (a 1G file in a 2 GiB guest gave none), on the stock path as on rasync; "
+                   "likely cause: in 6.12 `filemap_get_pages()` returns -EAGAIN to an `IOCB_WAITQ` "
+                   "read when readahead could not add the folio (its allocations do not retry under "
+                   "reclaim), and io_uring then punts the read.")
     cpi = rat.get("rasync_over_iowq_cpu_per_io")
     if cpi:
         out.append(f"- (info) rasync CPU per IO vs io-wq: {rfmt(cpi)}"
@@ -441,6 +451,12 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
             st = summ[k]["rasync_stats"]
             out.append(f"| {SHORT[k]} | " + " | ".join(fmt(st[n]["median"]) if st.get(n) else "–"
                                                      for n in names) + " |")
+    if meta.get("other_guests_max", "0") != "0" or float(meta.get("host_load_mean", "0")) > 3.0:
+        out.append("")
+        out.append(f"WARNING: the host was busy during this run (1-min load mean "
+                   f"{meta.get('host_load_mean')}, max {meta.get('host_load_max')}; other QEMU guests at "
+                   f"once: up to {meta.get('other_guests_max', '?')}): spreads are wide, trust ratios "
+                   "within a round more than absolute figures.")
     if "jiffies" in guest.get("clocksource", ""):
         out.append("")
         out.append(f"WARNING: the guest clocksource was {guest['clocksource']} (4 ms resolution): "
@@ -554,8 +570,9 @@ def readme_section(table, meta, guest, layout):
         "",
         "`make bench` reproduces the table of the 2020 cover letter (“Add support for async "
         "buffered reads”: preadv, io_uring punting to io-wq, io_uring with async buffered reads) "
-        "on the run (non-debug) kernel, in one guest boot (`scripts/bench.sh`, guest side "
-        "`qemu/guest-bench.sh`, report `scripts/bench_report.py`). Rows: 1 preadv QD1 (the seed's "
+        "on the run (non-debug) kernel (`scripts/bench.sh`, guest side "
+        "`qemu/guest-bench.sh`, report `scripts/bench_report.py`): one boot lays the files out on "
+        "ext4, the host flushes the image, a second boot runs every row. Rows: 1 preadv QD1 (the seed's "
         "first row); 2 io_uring QD32 with `kernel.io_uring_async_buffered_reads=0`, every buffered "
         "read punted to io-wq (the seed's “Mainline”); 3 io_uring QD32 on the stock 6.12 async path "
         "(rasync loaded, `enabled=N`); 4 io_uring QD32 with rasync serving the reads (`enabled=Y`, "
@@ -577,10 +594,14 @@ def readme_section(table, meta, guest, layout):
         f"git {meta.get('git_head', '?')}{' (dirty tree)' if meta.get('git_dirty', '0') not in ('0', '') else ''}, "
         f"bench wall time {meta.get('wall_s', '?')} s.",
         "",
-        f"- Accelerator: **{acc}** (`qemu/accel.sh`), guest {guest.get('nproc', meta.get('guest_smp', '?'))} vCPUs, "
+        f"- Accelerator: **{acc}**{' with -icount shift=' + meta['icount'] if meta.get('icount') else ''} "
+        f"(`qemu/accel.sh`), guest {guest.get('nproc', meta.get('guest_smp', '?'))} vCPUs, "
         f"{meta.get('guest_mem_mb', '?')} MiB RAM, kernel {guest.get('uname', '?')}, {guest.get('fio', 'fio')}.",
         f"- Host: {meta.get('host_nproc', '?')} CPUs, {meta.get('host_cpu_model', '?')}; "
-        f"load average {meta.get('host_loadavg_start', '?')} at start, {meta.get('host_loadavg_end', '?')} at end.",
+        f"load average {meta.get('host_loadavg_start', '?')} at start, {meta.get('host_loadavg_end', '?')} at end"
+        + (f"; 1-min load during the run mean {meta['host_load_mean']}, max {meta['host_load_max']} "
+           f"(the bench guest alone ≈ 2), other QEMU guests at once: up to {meta.get('other_guests_max', '?')}"
+           if meta.get("host_load_mean") else "") + ".",
         f"- Mitigations: {mitigation_summary(meta, guest)}. Syscalls are cheaper than on a distro "
         "kernel with mitigations on, which flatters the rows that make more of them.",
         f"- Guest clocksource: {guest.get('clocksource', '?')}"
@@ -607,10 +628,23 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--latest")
     ap.add_argument("--readme")
+    ap.add_argument("--hostload", help="lines 'epoch loadavg1 other_qemu_guests' sampled during the run")
     a = ap.parse_args()
 
     with open(a.meta, encoding="utf-8") as f:
         meta = kv_lines(l.rstrip("\n") for l in f)
+    if a.hostload and os.path.exists(a.hostload):
+        loads, guests = [], []
+        with open(a.hostload, encoding="utf-8") as f:
+            for line in f:
+                p = line.split()
+                if len(p) == 3 and num(p[1]) is not None and num(p[2]) is not None:
+                    loads.append(num(p[1]))
+                    guests.append(int(num(p[2])))
+        if loads:
+            meta["host_load_mean"] = f"{statistics.mean(loads):.2f}"
+            meta["host_load_max"] = f"{max(loads):.2f}"
+            meta["other_guests_max"] = str(max(guests))
     parsed = parse_log(a.log)
     runs = [build_run(r) for r in parsed["runs"]]
     runs.sort(key=lambda r: r["seq"])
