@@ -427,11 +427,13 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
     if any(e for v in cold_ev.values() for e, _ in v):
         frac = ", ".join(f"{SHORT[k].split(' ', 1)[1]} {sum(e for e, _ in v)} of {sum(n for _, n in v)} reads"
                          for k, v in cold_ev.items() if v)
-        out.append(f"- (note) io-wq punts on cold rows 3–4: {frac}. They come with page-cache "
-                   "reclaim (a 1G file in a 2 GiB guest gave none), on the stock path as on rasync; "
-                   "likely cause: in 6.12 `filemap_get_pages()` returns -EAGAIN to an `IOCB_WAITQ` "
-                   "read when readahead could not add the folio (its allocations do not retry under "
-                   "reclaim), and io_uring then punts the read.")
+        none = [SHORT[k].split(' ', 1)[1] for k, v in cold_ev.items() if v and not any(e for e, _ in v)]
+        out.append(f"- (note) io-wq punts on cold rows 3–4: {frac}. "
+                   + (f"{' and '.join(none)} had none. " if none else "")
+                   + "The punts come with page-cache reclaim (a 1G file in a 2 GiB guest gave none); likely cause "
+                   "on the stock path: 6.12's `filemap_get_pages()` returns -EAGAIN to an "
+                   "`IOCB_WAITQ` read when readahead could not add the folio (its allocations do not "
+                   "retry under reclaim), and io_uring then punts the read to io-wq.")
     cpi = rat.get("rasync_over_iowq_cpu_per_io")
     if cpi:
         out.append(f"- (info) rasync CPU per IO vs io-wq: {rfmt(cpi)}"
