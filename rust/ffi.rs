@@ -2,10 +2,10 @@
 
 //! Declarations of C functions and objects that `kernel::bindings` lacks:
 //! the C shims of this module (`shim_*.c`) and kernel exports declared in
-//! `pagemap.h`, which 6.12's bindings do not include.
+//! `pagemap.h` and `swap.h`, which 6.12's bindings do not include.
 
 use kernel::bindings;
-use kernel::ffi::{c_int, c_uint};
+use kernel::ffi::{c_int, c_uint, c_ulong};
 
 /// `struct wait_page_queue` from `pagemap.h` (opaque in `kernel::bindings`).
 ///
@@ -31,8 +31,7 @@ pub(crate) struct WaitPageKey {
 // placeholder members, which the lint flags although only pointers cross.
 #[allow(improper_ctypes)]
 extern "C" {
-    pub(crate) static rasync_IOCB_NOWAIT: c_int;
-    pub(crate) static rasync_PG_locked: c_int;
+    static rasync_IOCB_NOWAIT: c_int;
     static rasync_sizeof_wait_page_queue: usize;
     static rasync_offsetof_wpq_wait: usize;
     static rasync_sizeof_wait_page_key: usize;
@@ -41,25 +40,17 @@ extern "C" {
     // shim_module.c
     pub(crate) fn rasync_shim_start() -> c_int;
     pub(crate) fn rasync_shim_stop();
-    pub(crate) fn rasync_stat_add(idx: c_uint, val: u64);
-    pub(crate) fn rasync_stat_read(bytes: u64);
+    pub(crate) fn rasync_stat_inc(idx: c_uint);
+    pub(crate) fn rasync_stat_read();
     pub(crate) fn rasync_nr_stats() -> c_uint;
     pub(crate) fn rasync_debugfs_init();
     pub(crate) fn rasync_debugfs_exit();
+    pub(crate) static mut rasync_hook_only: bool;
 
     // shim_mm.c
-    pub(crate) fn rasync_file_buffer_rasync(file: *const bindings::file) -> bool;
-    pub(crate) fn rasync_folio_trylock(folio: *mut bindings::folio) -> bool;
-    pub(crate) fn rasync_folio_test_locked(folio: *mut bindings::folio) -> bool;
-    pub(crate) fn rasync_folio_test_uptodate(folio: *mut bindings::folio) -> bool;
-    pub(crate) fn rasync_folio_test_readahead(folio: *mut bindings::folio) -> bool;
-    pub(crate) fn rasync_folio_set_waiters(folio: *mut bindings::folio);
     pub(crate) fn rasync_folio_get(folio: *mut bindings::folio);
     pub(crate) fn rasync_folio_put(folio: *mut bindings::folio);
-    pub(crate) fn rasync_folio_mapping(folio: *mut bindings::folio)
-        -> *mut bindings::address_space;
-    pub(crate) fn rasync_folio_size(folio: *mut bindings::folio) -> usize;
-    pub(crate) fn rasync_folio_pos(folio: *mut bindings::folio) -> i64;
+    pub(crate) fn rasync_flush_dcache_folio(folio: *mut bindings::folio);
     pub(crate) fn rasync_wq_lock_irq(q: *mut bindings::wait_queue_head);
     pub(crate) fn rasync_wq_unlock_irq(q: *mut bindings::wait_queue_head);
     pub(crate) fn rasync_wq_add_tail_locked(
@@ -70,10 +61,6 @@ extern "C" {
         q: *mut bindings::wait_queue_head,
         wait: *mut bindings::wait_queue_entry,
     );
-    pub(crate) fn rasync_invalidate_lock_shared(mapping: *mut bindings::address_space);
-    pub(crate) fn rasync_invalidate_trylock_shared(mapping: *mut bindings::address_space) -> bool;
-    pub(crate) fn rasync_invalidate_unlock_shared(mapping: *mut bindings::address_space);
-    pub(crate) fn rasync_mapping_writably_mapped(mapping: *mut bindings::address_space) -> bool;
     pub(crate) fn rasync_sync_readahead(
         mapping: *mut bindings::address_space,
         file: *mut bindings::file,
@@ -87,19 +74,11 @@ extern "C" {
         folio: *mut bindings::folio,
         last_index: usize,
     );
-    pub(crate) fn rasync_iter_count(iter: *const bindings::iov_iter) -> usize;
-    pub(crate) fn rasync_iter_truncate(iter: *mut bindings::iov_iter, count: u64);
-    pub(crate) fn rasync_copy_folio_to_iter(
-        folio: *mut bindings::folio,
-        offset: usize,
-        bytes: usize,
-        iter: *mut bindings::iov_iter,
-        writably_mapped: bool,
-    ) -> usize;
-    pub(crate) fn rasync_i_size_read(inode: *const bindings::inode) -> i64;
-    pub(crate) fn rasync_file_accessed(file: *mut bindings::file);
     pub(crate) fn rasync_fatal_signal_pending() -> bool;
+    #[cfg(any(CONFIG_PREEMPT_DYNAMIC, CONFIG_LIVEPATCH, CONFIG_DEBUG_ATOMIC_SLEEP))]
     pub(crate) fn rasync_cond_resched();
+    pub(crate) fn rasync_psi_memstall_enter(flags: *mut c_ulong);
+    pub(crate) fn rasync_psi_memstall_leave(flags: *mut c_ulong);
     pub(crate) fn rasync_alloc_folio() -> *mut bindings::folio;
     pub(crate) fn rasync_filemap_alloc_folio(
         mapping: *mut bindings::address_space,
@@ -109,8 +88,15 @@ extern "C" {
         folio: *mut bindings::folio,
         pos: i64,
     ) -> c_int;
+    pub(crate) fn rasync_trace_get_pages(
+        mapping: *mut bindings::address_space,
+        index: usize,
+        last_index: usize,
+    );
 
-    // Kernel exports declared in pagemap.h (patches 0001 and 0004).
+    // Kernel exports declared in pagemap.h (patches 0001 and 0004) and
+    // swap.h, and the tracepoint patch 0004 exports.
+    pub(crate) static mut __tracepoint_mm_filemap_get_pages: bindings::tracepoint;
     pub(crate) fn folio_waitqueue(folio: *mut bindings::folio) -> *mut bindings::wait_queue_head;
     pub(crate) fn filemap_get_read_batch(
         mapping: *mut bindings::address_space,
@@ -136,21 +122,24 @@ extern "C" {
         folio: *mut bindings::folio,
         need_uptodate: bool,
     ) -> bool;
-    pub(crate) fn folio_wait_bit_killable(folio: *mut bindings::folio, bit_nr: c_int) -> c_int;
+    pub(crate) fn folio_put_wait_locked(folio: *mut bindings::folio, state: c_int) -> c_int;
     pub(crate) fn folio_unlock(folio: *mut bindings::folio);
     pub(crate) fn folio_mark_accessed(folio: *mut bindings::folio);
 }
+
+pub(crate) use bindings::{__folio_put, copy_page_to_iter, touch_atime};
 
 /// `filler_t *`: the type of `address_space_operations::read_folio`.
 pub(crate) type Filler =
     Option<unsafe extern "C" fn(*mut bindings::file, *mut bindings::folio) -> c_int>;
 
-/// Whether the hand-written mirrors above match the C layouts.
+/// Whether the hand-written mirrors and constants match C.
 pub(crate) fn layout_ok() -> bool {
     // SAFETY: The statics are `const` objects of the C shim, initialised at
     // compile time and never written.
     unsafe {
-        rasync_sizeof_wait_page_queue == core::mem::size_of::<WaitPageQueueRaw>()
+        rasync_IOCB_NOWAIT == crate::kiocb::IOCB_NOWAIT
+            && rasync_sizeof_wait_page_queue == core::mem::size_of::<WaitPageQueueRaw>()
             && rasync_offsetof_wpq_wait == core::mem::offset_of!(WaitPageQueueRaw, wait)
             && rasync_sizeof_wait_page_key == core::mem::size_of::<WaitPageKey>()
             && rasync_offsetof_wpk_page_match == core::mem::offset_of!(WaitPageKey, page_match)

@@ -1,118 +1,287 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A thin, safe view of `struct folio` for the read path.
+//! Folios of the page cache: references, flag tests and the folio lock.
+//!
+//! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h),
+//! [`include/linux/page-flags.h`](srctree/include/linux/page-flags.h),
+//! [`include/linux/mm.h`](srctree/include/linux/mm.h)
+//!
+//! The flag tests, `folio_size()`, `folio_pos()`, `folio_get()` and
+//! `folio_put()` are static inlines in C; here they are the same loads and
+//! atomic operations on the same fields, so the read path makes no call for
+//! them.  On x86-64 an acquire load is a plain load, as `test_bit()` plus
+//! `smp_rmb()` is, and `fetch_or`/`fetch_sub` are the `lock`-prefixed
+//! instructions the C bitops and `atomic_dec_and_test()` use.
 
-use core::ptr::NonNull;
+use core::ops::Deref;
+use core::ptr::{addr_of_mut, NonNull};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use kernel::bindings;
-use kernel::types::{AlwaysRefCounted, Opaque};
+use kernel::error::{to_result, Result};
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 use crate::ffi;
 
-/// A folio of the page cache.
+const PAGE_SHIFT: u32 = bindings::PAGE_SHIFT;
+const PG_LOCKED: u32 = bindings::pageflags_PG_locked;
+const PG_UPTODATE: u32 = bindings::pageflags_PG_uptodate;
+const PG_READAHEAD: u32 = bindings::pageflags_PG_readahead;
+const PG_WORKINGSET: u32 = bindings::pageflags_PG_workingset;
+const PG_WAITERS: u32 = bindings::pageflags_PG_waiters;
+const PG_HEAD: u32 = bindings::pageflags_PG_head;
+
+/// A folio.
 ///
 /// # Invariants
 ///
-/// A `&Folio` is only ever created for a folio on which the creator holds a
+/// A `&Folio` is only ever created for a folio on which somebody holds a
 /// reference for the lifetime of the borrow, so the object stays allocated.
 /// The folio may be truncated out of its mapping at any time unless it is
-/// locked; [`Folio::mapping`] tells.
+/// locked; [`FolioGuard::is_truncated`] tells.
 #[repr(transparent)]
 pub(crate) struct Folio(Opaque<bindings::folio>);
 
 impl Folio {
-    /// Creates a reference to a C folio.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` points to a folio on which the caller holds a reference for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::folio) -> &'a Self {
-        // SAFETY: `Folio` is a transparent wrapper of `bindings::folio`, and
-        // the caller guarantees the folio stays alive for `'a`.
-        unsafe { &*ptr.cast::<Self>() }
-    }
-
     /// The C pointer.
+    #[inline]
     pub(crate) fn as_ptr(&self) -> *mut bindings::folio {
         self.0.get()
     }
 
-    /// `folio_trylock()`.
-    pub(crate) fn trylock(&self) -> bool {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_trylock(self.as_ptr()) }
+    /// `folio->flags`, which C updates with atomic bit operations.
+    #[inline]
+    fn flags(&self) -> &AtomicUsize {
+        // SAFETY: The folio is alive for `&self` (type invariant); `flags` is
+        // an aligned `unsigned long`, the size of `usize`, and every writer
+        // uses atomic bit operations on it.
+        unsafe {
+            AtomicUsize::from_ptr(
+                addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.flags).cast(),
+            )
+        }
+    }
+
+    #[inline]
+    fn test(&self, bit: u32, order: Ordering) -> bool {
+        self.flags().load(order) & (1 << bit) != 0
     }
 
     /// `folio_test_locked()`.
+    #[inline]
     pub(crate) fn is_locked(&self) -> bool {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_test_locked(self.as_ptr()) }
+        self.test(PG_LOCKED, Ordering::Relaxed)
     }
 
-    /// `folio_test_uptodate()`.
+    /// `folio_test_uptodate()`: acquire, so that the data read after a
+    /// `true` is the data `folio_mark_uptodate()` published.
+    #[inline]
     pub(crate) fn is_uptodate(&self) -> bool {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_test_uptodate(self.as_ptr()) }
+        self.test(PG_UPTODATE, Ordering::Acquire)
     }
 
     /// `folio_test_readahead()`.
+    #[inline]
     pub(crate) fn is_readahead(&self) -> bool {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_test_readahead(self.as_ptr()) }
+        self.test(PG_READAHEAD, Ordering::Relaxed)
     }
 
-    /// The mapping the folio belongs to; null once truncated.
-    pub(crate) fn mapping(&self) -> *mut bindings::address_space {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_mapping(self.as_ptr()) }
+    /// `folio_test_workingset()`.
+    #[inline]
+    pub(crate) fn is_workingset(&self) -> bool {
+        self.test(PG_WORKINGSET, Ordering::Relaxed)
+    }
+
+    /// `folio_set_waiters()`.
+    #[inline]
+    pub(crate) fn set_waiters(&self) {
+        self.flags().fetch_or(1 << PG_WAITERS, Ordering::Relaxed);
+    }
+
+    /// `folio_order()`.
+    #[inline]
+    pub(crate) fn order(&self) -> u32 {
+        if !self.test(PG_HEAD, Ordering::Relaxed) {
+            return 0;
+        }
+        // SAFETY: The folio is alive (type invariant); a large folio's
+        // order lives in the low byte of `_flags_1` and never changes while
+        // a reference is held.
+        let flags_1 = unsafe { (*self.as_ptr()).__bindgen_anon_2.__bindgen_anon_1._flags_1 };
+        (flags_1 & 0xff) as u32
+    }
+
+    /// `folio_shift()`: log2 of [`Folio::size`].
+    #[inline]
+    pub(crate) fn shift(&self) -> u32 {
+        PAGE_SHIFT + self.order()
     }
 
     /// `folio_size()`.
+    #[inline]
     pub(crate) fn size(&self) -> usize {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_size(self.as_ptr()) }
+        1usize << self.shift()
     }
 
-    /// `folio_pos()`: byte offset of the folio in its file.
+    /// `folio->index`: the folio's first page offset in its file.
+    #[inline]
+    pub(crate) fn index(&self) -> usize {
+        // SAFETY: The folio is alive (type invariant); `index` is stable
+        // while it is in the page cache, and we only use it for folios
+        // looked up there.
+        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.index }
+    }
+
+    /// `folio_pos()`: byte offset of the folio in its file (the C
+    /// conversion: `(loff_t)index << PAGE_SHIFT`).
+    #[inline]
     pub(crate) fn pos(&self) -> i64 {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_pos(self.as_ptr()) }
+        (self.index() as i64).wrapping_shl(PAGE_SHIFT)
     }
 
     /// `folio_mark_accessed()`.
+    #[inline]
     pub(crate) fn mark_accessed(&self) {
-        // SAFETY: By the type invariant the folio is alive.
+        // SAFETY: The folio is alive (type invariant).
         unsafe { ffi::folio_mark_accessed(self.as_ptr()) }
     }
 
-    /// Releases the folio lock, waking its waiters.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns the folio lock.
-    pub(crate) unsafe fn unlock(&self) {
-        // SAFETY: The folio is alive (type invariant) and the caller owns
-        // its lock.
-        unsafe { ffi::folio_unlock(self.as_ptr()) }
+    /// `flush_dcache_folio()`, before reading a folio that user space may
+    /// write through another virtual address (a no-op on x86).
+    pub(crate) fn flush_dcache(&self) {
+        // SAFETY: The folio is alive (type invariant).
+        unsafe { ffi::rasync_flush_dcache_folio(self.as_ptr()) }
     }
 
-    /// Sleeps until the folio lock is released or a fatal signal arrives.
-    pub(crate) fn wait_unlocked_killable(&self) -> kernel::error::Result {
-        // SAFETY: By the type invariant the folio is alive.
-        let ret = unsafe { ffi::folio_wait_bit_killable(self.as_ptr(), ffi::rasync_PG_locked) };
-        kernel::error::to_result(ret)
+    /// `folio_trylock()`.
+    #[inline]
+    pub(crate) fn try_lock(&self) -> Option<FolioGuard<'_>> {
+        let bit = 1 << PG_LOCKED;
+        if self.flags().fetch_or(bit, Ordering::Acquire) & bit != 0 {
+            return None;
+        }
+        // INVARIANT: We set `PG_locked`, so we own the lock.
+        Some(FolioGuard { folio: self })
+    }
+
+    /// `folio_put_wait_locked(folio, TASK_KILLABLE)`: drops the reference
+    /// and sleeps until the folio is unlocked or a fatal signal arrives, so
+    /// a sleeper does not pin a folio that migration or reclaim wants.
+    pub(crate) fn put_wait_locked(this: ARef<Self>) -> Result {
+        let ptr = ARef::into_raw(this).as_ptr().cast::<bindings::folio>();
+        // SAFETY: We give up the reference `this` owned, which the C
+        // function drops before sleeping; the folio is not touched after.
+        to_result(unsafe { ffi::folio_put_wait_locked(ptr, bindings::TASK_KILLABLE as i32) })
+    }
+
+    /// `folio->_refcount`.
+    #[inline]
+    fn refcount(&self) -> &AtomicI32 {
+        // SAFETY: The folio is alive (type invariant); `_refcount` is an
+        // aligned `atomic_t`, only ever accessed atomically.
+        unsafe {
+            AtomicI32::from_ptr(
+                addr_of_mut!(
+                    (*self.as_ptr())
+                        .__bindgen_anon_1
+                        .__bindgen_anon_1
+                        ._refcount
+                        .counter
+                )
+                .cast(),
+            )
+        }
     }
 }
 
-// SAFETY: `folio_get()` and `folio_put()` maintain the folio's reference
-// count, and the folio is freed only when it drops to zero.
+// SAFETY: `inc_ref` and `dec_ref` are `folio_get()` and `folio_put()`: the
+// folio is freed (by `__folio_put()`) only when its count drops to zero.
 unsafe impl AlwaysRefCounted for Folio {
+    #[inline]
     fn inc_ref(&self) {
-        // SAFETY: By the type invariant the folio is alive.
-        unsafe { ffi::rasync_folio_get(self.as_ptr()) }
+        if cfg!(CONFIG_DEBUG_VM) || cfg!(CONFIG_DEBUG_PAGE_REF) {
+            // SAFETY: The folio is alive (type invariant).
+            unsafe { ffi::rasync_folio_get(self.as_ptr()) };
+        } else {
+            self.refcount().fetch_add(1, Ordering::Relaxed);
+        }
     }
 
+    #[inline]
     unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: The caller gives up one reference it owned.
-        unsafe { ffi::rasync_folio_put(obj.cast().as_ptr()) }
+        // SAFETY: The caller owns a reference, so the folio is alive.
+        let folio = unsafe { obj.as_ref() };
+        if cfg!(CONFIG_DEBUG_VM) || cfg!(CONFIG_DEBUG_PAGE_REF) {
+            // SAFETY: The caller gives up one reference it owned.
+            unsafe { ffi::rasync_folio_put(folio.as_ptr()) };
+        } else if folio.refcount().fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: We dropped the last reference: `__folio_put()` frees
+            // the folio, as `folio_put()` does.
+            unsafe { ffi::__folio_put(folio.as_ptr()) };
+        }
+    }
+}
+
+/// The lock of a folio, owned.
+///
+/// Dropping the guard unlocks the folio (`folio_unlock()`), waking its
+/// waiters; `->read_folio` takes the guard instead, because the filesystem
+/// unlocks the folio when the read completes.
+///
+/// # Invariants
+///
+/// The holder owns `PG_locked` of `folio`.
+pub(crate) struct FolioGuard<'a> {
+    folio: &'a Folio,
+}
+
+impl<'a> FolioGuard<'a> {
+    /// Takes over a folio lock that C code took.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns the lock of `folio` and hands it over.
+    pub(crate) unsafe fn from_locked(folio: &'a Folio) -> Self {
+        // INVARIANT: The caller hands the lock over.
+        Self { folio }
+    }
+
+    /// Whether truncation took the folio out of its mapping.  Truncation
+    /// clears `folio->mapping` under the folio lock, so the answer holds
+    /// for as long as the guard.
+    pub(crate) fn is_truncated(&self) -> bool {
+        // SAFETY: The folio is alive (type invariant of `Folio`); a
+        // volatile read is C's `READ_ONCE(folio->mapping)`.
+        let mapping = unsafe {
+            core::ptr::read_volatile(addr_of_mut!(
+                (*self.folio.as_ptr())
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .mapping
+            ))
+        };
+        mapping.is_null()
+    }
+
+    /// Gives the lock to C code that will release it (`->read_folio`).
+    pub(crate) fn into_raw(self) -> *mut bindings::folio {
+        let ptr = self.folio.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+}
+
+impl Deref for FolioGuard<'_> {
+    type Target = Folio;
+
+    fn deref(&self) -> &Folio {
+        self.folio
+    }
+}
+
+impl Drop for FolioGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: We own the folio lock (type invariant) and the folio is
+        // alive (type invariant of `Folio`).
+        unsafe { ffi::folio_unlock(self.folio.as_ptr()) }
     }
 }

@@ -3,23 +3,32 @@
 //! rasync: async buffered reads (the 2020 `IOCB_WAITQ` machinery) in Rust.
 //!
 //! The module serves `filemap_read()` through the read hook added by
-//! `patches/0002`: files whose fops carry `FOP_BUFFER_RASYNC` take the Rust
-//! path in [`read`], everything else the stock path.
+//! `patches/0002`, which calls it only for files whose fops carry
+//! `FOP_BUFFER_RASYNC`: those take the Rust path in [`read`].
 
+use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::bindings;
+use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
+mod batch;
 mod ffi;
 mod folio;
+mod fs;
+mod iov;
+mod kiocb;
+mod mapping;
 mod protocol;
 mod read;
+mod sched;
 mod selftest;
 mod stats;
 mod wait;
 
-use stats::Stat;
+use iov::IovIter;
+use kiocb::Kiocb;
 
 module! {
     type: Rasync,
@@ -29,7 +38,8 @@ module! {
     license: "GPL",
 }
 
-/// The hook's entry point, called by `filemap_read()` under SRCU.
+/// The hook's entry point, called by `filemap_read()` under SRCU for files
+/// with `FOP_BUFFER_RASYNC`.  The only place raw pointers become types.
 ///
 /// # Safety
 ///
@@ -39,15 +49,20 @@ unsafe extern "C" fn rasync_read(
     iter: *mut bindings::iov_iter,
     already_read: isize,
 ) -> isize {
-    // SAFETY: `iocb` is valid for the call and names an open file.
-    if unsafe { ffi::rasync_file_buffer_rasync((*iocb).ki_filp) } {
-        // SAFETY: The caller's arguments are valid for the call.
-        unsafe { read::filemap_read(iocb, iter, already_read) }
-    } else {
-        Stat::Fallbacks.inc();
-        // SAFETY: As above.
-        unsafe { bindings::filemap_read_stock(iocb, iter, already_read) }
+    // SAFETY: `rasync_hook_only` is a C `bool` module parameter; this is
+    // C's READ_ONCE() of it.
+    let hook_only = unsafe { AtomicBool::from_ptr(addr_of_mut!(ffi::rasync_hook_only)) }
+        .load(Ordering::Relaxed);
+    if hook_only {
+        // SAFETY: The caller's arguments, passed on unchanged.
+        return unsafe { bindings::filemap_read_stock(iocb, iter, already_read) };
     }
+    // SAFETY: `filemap_read()` hands us its kiocb, with the file it names
+    // open, and its iterator, both used by nobody else until we return
+    // (io_uring's wake function, the one exception, is what `Kiocb`'s
+    // invariant allows for).
+    let (iocb, iter) = unsafe { (Kiocb::from_raw(iocb), IovIter::from_raw(iter)) };
+    read::filemap_read(iocb, iter, already_read)
 }
 
 static OPS: bindings::filemap_read_ops = bindings::filemap_read_ops {
@@ -59,6 +74,8 @@ static HOOKED: AtomicBool = AtomicBool::new(false);
 
 /// Registers or unregisters the read hook; called by the C shim under
 /// `kernel_param_lock(THIS_MODULE)`, which serialises all callers.
+/// Unregistering does not wait for readers: the shim does that with
+/// `filemap_read_hook_synchronize()` once it dropped the lock.
 #[no_mangle]
 extern "C" fn rasync_set_enabled(on: bool) -> c_int {
     if on == HOOKED.load(Ordering::Relaxed) {
@@ -66,14 +83,17 @@ extern "C" fn rasync_set_enabled(on: bool) -> c_int {
     }
     if on {
         // SAFETY: `OPS` is static and outlives the registration: module exit
-        // unregisters it before the module's memory goes.
-        let ret = unsafe { bindings::filemap_read_hook_register(&OPS) };
-        if ret != 0 {
-            pr_err!("could not register the filemap read hook: {}\n", ret);
-            return ret;
+        // unregisters it and waits for its readers before the module goes.
+        let ret = to_result(unsafe { bindings::filemap_read_hook_register(&OPS) });
+        if let Err(e) = ret {
+            pr_err!(
+                "could not register the filemap read hook: {}\n",
+                e.to_errno()
+            );
+            return e.to_errno();
         }
     } else {
-        // SAFETY: `OPS` is registered (`HOOKED`); this waits for readers.
+        // SAFETY: `OPS` is registered (`HOOKED`).
         unsafe { bindings::filemap_read_hook_unregister(&OPS) };
     }
     HOOKED.store(on, Ordering::Relaxed);
@@ -93,7 +113,54 @@ extern "C" fn rasync_run_selftest() -> c_int {
     }
 }
 
-struct Rasync;
+/// The debugfs directory `rasync/`, removed on drop.
+struct Debugfs;
+
+impl Debugfs {
+    fn create() -> Self {
+        // SAFETY: Called once, from module init, before anything reads the
+        // files.
+        unsafe { ffi::rasync_debugfs_init() };
+        Self
+    }
+}
+
+impl Drop for Debugfs {
+    fn drop(&mut self) {
+        // SAFETY: Created in `create`; nothing uses the files after exit.
+        unsafe { ffi::rasync_debugfs_exit() };
+    }
+}
+
+/// The parameter-driven read hook: registered while `enabled`, and for good
+/// unregistered, with its readers gone, on drop.
+struct Hook;
+
+impl Hook {
+    fn start() -> Result<Self> {
+        // Dropped on failure too: `rasync_shim_start()` may have registered
+        // the hook before the self-test failed.
+        let hook = Hook;
+        // SAFETY: Module init; the shim serialises with parameter writes.
+        to_result(unsafe { ffi::rasync_shim_start() })?;
+        Ok(hook)
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        // SAFETY: Module exit or failed init: after this no parameter write
+        // registers the hook again, and no reader is inside `rasync_read`.
+        unsafe { ffi::rasync_shim_stop() };
+    }
+}
+
+struct Rasync {
+    // Dropped in declaration order: the hook before the files it reports
+    // in.
+    _hook: Hook,
+    _debugfs: Debugfs,
+}
 
 impl kernel::Module for Rasync {
     fn init(_module: &'static ThisModule) -> Result<Self> {
@@ -101,35 +168,21 @@ impl kernel::Module for Rasync {
             pr_err!("C and Rust disagree on a struct layout; rebuild against this kernel\n");
             return Err(EINVAL);
         }
-        // SAFETY: Called once, before anything reads the files.
-        unsafe { ffi::rasync_debugfs_init() };
-        // SAFETY: Module init; the shim serialises with parameter writes.
-        let ret = unsafe { ffi::rasync_shim_start() };
-        if ret != 0 {
-            // SAFETY: Undoes what `rasync_shim_start` may have done.
-            unsafe {
-                ffi::rasync_shim_stop();
-                ffi::rasync_debugfs_exit();
-            }
-            return Err(Error::from_errno(ret));
-        }
+        let debugfs = Debugfs::create();
+        let hook = Hook::start()?;
         pr_info!(
             "loaded, read hook {}\n",
             if rasync_hooked() { "registered" } else { "off" }
         );
-        Ok(Rasync)
+        Ok(Rasync {
+            _hook: hook,
+            _debugfs: debugfs,
+        })
     }
 }
 
 impl Drop for Rasync {
     fn drop(&mut self) {
-        // SAFETY: Module exit: after this no parameter write can register the
-        // hook again, and unregistering waits until no reader is inside
-        // `rasync_read`.
-        unsafe {
-            ffi::rasync_shim_stop();
-            ffi::rasync_debugfs_exit();
-        }
-        pr_info!("unloaded, read hook unregistered\n");
+        pr_info!("unloading, read hook unregistered\n");
     }
 }

@@ -7,24 +7,35 @@
 //! test alone decides when the folio is locked and unlocked and can check
 //! exactly when the callback fires.
 
+use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
+use kernel::types::{ARef, Opaque};
 
 use crate::ffi::{self, WaitPageKey, WaitPageQueueRaw};
 use crate::folio::Folio;
-use crate::wait::{self, lock_folio_async, wait_on_folio_locked_async, AsyncWait};
+use crate::wait::{self, lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
+
+const PG_LOCKED: c_int = bindings::pageflags_PG_locked as c_int;
 
 /// A wait entry with a wake function that counts its calls.
+///
+/// # Invariants
+///
+/// `wpq` was initialised by [`Waiter::new`] (`init_wait_entry()`, with
+/// [`waiter_wake`] as its function) and, being `Opaque`, is only written
+/// through raw pointers: by the protocol, and by wakers under the lock of
+/// the queue it is on.
 #[repr(C)]
 struct Waiter {
-    wpq: WaitPageQueueRaw,
+    wpq: Opaque<WaitPageQueueRaw>,
     fired: AtomicU32,
 }
 
 /// Wake function of [`Waiter`]: `wake_page_match()` rules, then count and
-/// unlink, as io_uring's `io_async_buf_func()` does.
+/// unlink (`list_del_init()`), as io_uring's `io_async_buf_func()` does.
 ///
 /// # Safety
 ///
@@ -37,20 +48,22 @@ unsafe extern "C" fn waiter_wake(
     key: *mut c_void,
 ) -> c_int {
     // SAFETY: `entry` is `wpq.wait` of a `Waiter` (the only entries with
-    // this function), and `wpq` is the first field of the `repr(C)` struct.
+    // this function); `wpq` is the first field of the `repr(C)` struct and
+    // `Opaque` is transparent.
     let waiter = unsafe {
-        kernel::container_of!(entry, WaitPageQueueRaw, wait)
+        &*kernel::container_of!(entry, WaitPageQueueRaw, wait)
             .cast_mut()
             .cast::<Waiter>()
     };
-    // SAFETY: Both live for the call (see the function's contract).
-    if !unsafe { wait::wake_page_match(&(*waiter).wpq, key.cast::<WaitPageKey>()) } {
+    // SAFETY: The key is valid for the call and the waker holds the lock of
+    // the queue the entry is on (the function's contract).
+    if !unsafe { wait::wake_page_match(waiter.wpq(), key.cast::<WaitPageKey>()) } {
         return 0;
     }
-    // SAFETY: `waiter` is live; the waker holds the queue lock of the folio
-    // named by the key, the queue the entry is on.
+    waiter.fired.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: The waker holds the lock of the folio's queue, which the
+    // entry is on (it matched the key).
     unsafe {
-        (*waiter).fired.fetch_add(1, Ordering::Relaxed);
         let head = ffi::folio_waitqueue((*key.cast::<WaitPageKey>()).folio);
         ffi::rasync_wq_remove_locked(head, entry);
     }
@@ -61,58 +74,58 @@ impl Waiter {
     fn new() -> Result<Pin<KBox<Self>>> {
         let w = KBox::pin(
             Waiter {
-                wpq: WaitPageQueueRaw {
-                    folio: core::ptr::null_mut(),
-                    bit_nr: 0,
-                    wait: bindings::wait_queue_entry::default(),
-                },
+                wpq: Opaque::uninit(),
                 fired: AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?;
-        let entry = core::ptr::addr_of!(w.wpq.wait).cast_mut();
-        // SAFETY: `entry` is inside the pinned, live box and on no queue.
+        let wpq = w.wpq.get();
+        // SAFETY: `wpq` is inside the pinned, live box, on no queue, and
+        // written field by field before anything reads it.
         unsafe {
+            addr_of_mut!((*wpq).folio).write(core::ptr::null_mut());
+            addr_of_mut!((*wpq).bit_nr).write(0);
+            let entry = addr_of_mut!((*wpq).wait);
             bindings::init_wait_entry(entry, 0);
             (*entry).func = Some(waiter_wake);
         }
+        // INVARIANT: Initialised above with `waiter_wake`.
         Ok(w)
     }
 
-    fn wpq(&self) -> *mut WaitPageQueueRaw {
-        core::ptr::addr_of!(self.wpq).cast_mut()
+    fn wpq(&self) -> &WaitPageQueue {
+        // SAFETY: The entry is initialised and its wake function follows
+        // the `wake_page_match()` rules and unlinks it (type invariant); it
+        // lives as long as `self`, which `run()` unqueues before freeing.
+        unsafe { WaitPageQueue::from_raw(self.wpq.get()) }
     }
 
     fn fired(&self) -> u32 {
         self.fired.load(Ordering::Relaxed)
     }
+
+    /// Takes the entry off `folio`'s queue if a failed case left it there,
+    /// so that no later wake of that shared hashed queue touches it.
+    fn unqueue(&self, folio: &Folio) {
+        // SAFETY: The folio is alive; its queue is a static table entry.
+        let head = unsafe { ffi::folio_waitqueue(folio.as_ptr()) };
+        // SAFETY: `wpq` is initialised (type invariant); the queue lock
+        // serialises with wakers, and `list_del_init()` of an entry that
+        // is on no queue (pointing to itself) changes nothing.
+        unsafe {
+            ffi::rasync_wq_lock_irq(head);
+            ffi::rasync_wq_remove_locked(head, addr_of_mut!((*self.wpq.get()).wait));
+            ffi::rasync_wq_unlock_irq(head);
+        }
+    }
 }
 
 /// A folio owned by the test and by nobody else.
-struct PrivateFolio(*mut bindings::folio);
-
-impl PrivateFolio {
-    fn new() -> Result<Self> {
-        // SAFETY: Allocates an order-0 folio; no preconditions.
-        let f = unsafe { ffi::rasync_alloc_folio() };
-        if f.is_null() {
-            return Err(ENOMEM);
-        }
-        Ok(Self(f))
-    }
-
-    fn folio(&self) -> &Folio {
-        // SAFETY: We hold the allocation reference until drop.
-        unsafe { Folio::from_raw(self.0) }
-    }
-}
-
-impl Drop for PrivateFolio {
-    fn drop(&mut self) {
-        // SAFETY: Drops the allocation reference; the folio is unlocked and
-        // no entry is queued for it (each case checks before returning).
-        unsafe { ffi::rasync_folio_put(self.0) }
-    }
+fn private_folio() -> Result<ARef<Folio>> {
+    // SAFETY: Allocates an order-0 folio; no preconditions.
+    let f = NonNull::new(unsafe { ffi::rasync_alloc_folio() }).ok_or(ENOMEM)?;
+    // SAFETY: The allocation's reference is ours.
+    Ok(unsafe { ARef::from_raw(f.cast()) })
 }
 
 type Case = fn(&Folio, &Waiter) -> core::result::Result<(), &'static str>;
@@ -129,24 +142,20 @@ fn lock_held_queues_then_fires_once(
     f: &Folio,
     w: &Waiter,
 ) -> core::result::Result<(), &'static str> {
-    ensure(f.trylock(), "could not lock the private folio")?;
-    // SAFETY: The entry is on no queue and lives until the end of the case.
-    let wait = unsafe { AsyncWait::new(f, w.wpq()) };
+    let held = f.try_lock().ok_or("could not lock the private folio")?;
+    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
-        lock_folio_async(&wait) == Err(EIOCBQUEUED),
+        matches!(lock_folio_async(&wait), Err(e) if e == EIOCBQUEUED),
         "lock held: not -EIOCBQUEUED",
     )?;
     ensure(w.fired() == 0, "callback fired before unlock")?;
-    // SAFETY: The test took the lock above.
-    unsafe { f.unlock() };
+    drop(held);
     ensure(
         w.fired() == 1,
         "callback did not fire exactly once on unlock",
     )?;
     ensure(!f.is_locked(), "the async waiter took the lock")?;
-    ensure(f.trylock(), "relock failed")?;
-    // SAFETY: Locked just above.
-    unsafe { f.unlock() };
+    drop(f.try_lock().ok_or("relock failed")?);
     ensure(w.fired() == 1, "callback fired again after it was unlinked")
 }
 
@@ -154,12 +163,10 @@ fn lock_free_acquires_without_callback(
     f: &Folio,
     w: &Waiter,
 ) -> core::result::Result<(), &'static str> {
-    // SAFETY: As above.
-    let wait = unsafe { AsyncWait::new(f, w.wpq()) };
-    ensure(lock_folio_async(&wait) == Ok(()), "lock free: not 0")?;
+    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
+    let held = lock_folio_async(&wait).map_err(|_| "lock free: not 0")?;
     ensure(f.is_locked(), "returned 0 without the lock")?;
-    // SAFETY: `lock_folio_async` returned 0: we own the lock.
-    unsafe { f.unlock() };
+    drop(held);
     ensure(w.fired() == 0, "callback fired although the lock was won")
 }
 
@@ -167,16 +174,14 @@ fn wait_held_queues_then_fires_once(
     f: &Folio,
     w: &Waiter,
 ) -> core::result::Result<(), &'static str> {
-    ensure(f.trylock(), "could not lock the private folio")?;
-    // SAFETY: As above.
-    let wait = unsafe { AsyncWait::new(f, w.wpq()) };
+    let held = f.try_lock().ok_or("could not lock the private folio")?;
+    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
         wait_on_folio_locked_async(&wait) == Err(EIOCBQUEUED),
         "locked: not -EIOCBQUEUED",
     )?;
     ensure(w.fired() == 0, "callback fired before unlock")?;
-    // SAFETY: The test took the lock above.
-    unsafe { f.unlock() };
+    drop(held);
     ensure(
         w.fired() == 1,
         "callback did not fire exactly once on unlock",
@@ -185,47 +190,42 @@ fn wait_held_queues_then_fires_once(
 }
 
 fn wait_free_returns_without_lock(f: &Folio, w: &Waiter) -> core::result::Result<(), &'static str> {
-    // SAFETY: As above.
-    let wait = unsafe { AsyncWait::new(f, w.wpq()) };
+    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
         wait_on_folio_locked_async(&wait) == Ok(()),
         "unlocked: not 0",
     )?;
     ensure(!f.is_locked(), "the wait-only variant took the lock")?;
-    ensure(f.trylock(), "relock failed")?;
-    // SAFETY: Locked just above.
-    unsafe { f.unlock() };
+    drop(f.try_lock().ok_or("relock failed")?);
     ensure(w.fired() == 0, "callback fired although nothing was queued")
 }
 
 fn wake_page_match_rules(f: &Folio, w: &Waiter) -> core::result::Result<(), &'static str> {
-    // SAFETY: As above; nothing is queued by this case.
-    let _wait = unsafe { AsyncWait::new(f, w.wpq()) };
-    let other = PrivateFolio::new().map_err(|_| "no memory for a second folio")?;
-    let key = |folio: *mut bindings::folio, bit| WaitPageKey {
-        folio,
-        bit_nr: bit,
-        page_match: 0,
-    };
-    // SAFETY: `rasync_PG_locked` is a C `const`.
-    let locked = unsafe { ffi::rasync_PG_locked };
+    // Nothing is queued by this case; arming points the entry at `f`.
+    let _wait = w.wpq().arm(f).ok_or("entry still queued")?;
+    let other = private_folio().map_err(|_| "no memory for a second folio")?;
     // Each key is fed to the match the way `folio_wake_bit()` would.
-    let try_key = |folio, bit| {
-        let mut k = key(folio, bit);
-        // SAFETY: `w.wpq()` is the live entry of `w`, `k` a live key.
+    let try_key = |folio: *mut bindings::folio, bit| {
+        let mut k = WaitPageKey {
+            folio,
+            bit_nr: bit,
+            page_match: 0,
+        };
+        // SAFETY: `k` is a live key; the entry is on no queue, so nobody
+        // else accesses it.
         let matched = unsafe { wait::wake_page_match(w.wpq(), &mut k) };
         (matched, k.page_match)
     };
     ensure(
-        try_key(other.0, locked) == (false, 0),
+        try_key(other.as_ptr(), PG_LOCKED) == (false, 0),
         "other folio: matched or page_match set",
     )?;
     ensure(
-        try_key(f.as_ptr(), locked + 1) == (false, 1),
+        try_key(f.as_ptr(), PG_LOCKED + 1) == (false, 1),
         "same folio, other bit: wrong",
     )?;
     ensure(
-        try_key(f.as_ptr(), locked) == (true, 1),
+        try_key(f.as_ptr(), PG_LOCKED) == (true, 1),
         "own key: no match or no page_match",
     )
 }
@@ -256,19 +256,19 @@ pub(crate) fn run() -> Result {
     pr_info!("rasync_selftest: 1..{}\n", CASES.len());
     let mut failed = 0;
     for (n, (name, case)) in CASES.iter().enumerate() {
-        let folio = PrivateFolio::new()?;
+        let folio = private_folio()?;
         let waiter = Waiter::new()?;
-        match case(folio.folio(), &waiter) {
+        let result = case(&folio, &waiter);
+        // Leave nothing behind that a later wake could reach: a failed case
+        // may have left the entry queued (a guard it held unlocked the
+        // folio on the way out).
+        waiter.unqueue(&folio);
+        match result {
             Ok(()) => pr_info!("rasync_selftest: ok {} {}\n", n + 1, name),
             Err(why) => {
                 failed += 1;
                 pr_info!("rasync_selftest: # {}: {}\n", name, why);
                 pr_info!("rasync_selftest: not ok {} {}\n", n + 1, name);
-                // Leave nothing behind that a later unlock could wake.
-                if folio.folio().is_locked() {
-                    // SAFETY: Only this test locks the private folio.
-                    unsafe { folio.folio().unlock() };
-                }
             }
         }
     }

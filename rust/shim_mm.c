@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rasync: one-line wrappers for the static inline functions and macros of
- * the page cache that Rust cannot call (6.12 has no Rust helpers for them).
- * Each wrapper is exactly the inline it names; the logic lives in Rust.
+ * rasync: wrappers for the page-cache macros and inlines that Rust cannot
+ * express: those with real logic in a macro (readahead control on the
+ * stack, allocation hooks), locks, `current`, and debug-build variants.
+ * Plain field reads and flag tests are Rust (folio.rs, kiocb.rs, ...).
+ * Each wrapper is exactly the C it names; the logic lives in Rust.
  */
 #include <linux/fs.h>
 #include <linux/pagemap.h>
+#include <linux/psi.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
-#include <linux/uio.h>
 #include <linux/wait.h>
+#include <trace/events/filemap.h>
 
 #include "rasync_shim.h"
 
@@ -21,40 +24,8 @@ const size_t rasync_sizeof_wait_page_queue = sizeof(struct wait_page_queue);
 const size_t rasync_offsetof_wpq_wait = offsetof(struct wait_page_queue, wait);
 const size_t rasync_sizeof_wait_page_key = sizeof(struct wait_page_key);
 const size_t rasync_offsetof_wpk_page_match = offsetof(struct wait_page_key, page_match);
-const int rasync_PG_locked = PG_locked;
 
-/* FOP_BUFFER_RASYNC is a __force cast macro as well. */
-bool rasync_file_buffer_rasync(const struct file *file)
-{
-	return file->f_op->fop_flags & FOP_BUFFER_RASYNC;
-}
-
-/* folio flag tests and reference counting are static inlines. */
-bool rasync_folio_trylock(struct folio *folio)
-{
-	return folio_trylock(folio);
-}
-
-bool rasync_folio_test_locked(struct folio *folio)
-{
-	return folio_test_locked(folio);
-}
-
-bool rasync_folio_test_uptodate(struct folio *folio)
-{
-	return folio_test_uptodate(folio);
-}
-
-bool rasync_folio_test_readahead(struct folio *folio)
-{
-	return folio_test_readahead(folio);
-}
-
-void rasync_folio_set_waiters(struct folio *folio)
-{
-	folio_set_waiters(folio);
-}
-
+/* With CONFIG_DEBUG_VM the reference helpers carry VM_BUG_ON checks. */
 void rasync_folio_get(struct folio *folio)
 {
 	folio_get(folio);
@@ -65,20 +36,10 @@ void rasync_folio_put(struct folio *folio)
 	folio_put(folio);
 }
 
-struct address_space *rasync_folio_mapping(struct folio *folio)
+/* Architecture-specific (empty on x86). */
+void rasync_flush_dcache_folio(struct folio *folio)
 {
-	return READ_ONCE(folio->mapping);
-}
-
-
-size_t rasync_folio_size(struct folio *folio)
-{
-	return folio_size(folio);
-}
-
-loff_t rasync_folio_pos(struct folio *folio)
-{
-	return folio_pos(folio);
+	flush_dcache_folio(folio);
 }
 
 /* The hashed wait queue's lock is a C spinlock_t taken with IRQs off. */
@@ -100,32 +61,15 @@ void rasync_wq_add_tail_locked(struct wait_queue_head *q,
 	__add_wait_queue_entry_tail(q, wait);
 }
 
+/*
+ * list_del_init(), as io_uring's wake function unlinks the entry: the
+ * entry can be queued again by a later wait of the same request.
+ */
 void rasync_wq_remove_locked(struct wait_queue_head *q,
 			     struct wait_queue_entry *wait)
 {
 	lockdep_assert_held(&q->lock);
-	__remove_wait_queue(q, wait);
-}
-
-/* mapping->invalidate_lock helpers are static inlines. */
-void rasync_invalidate_lock_shared(struct address_space *mapping)
-{
-	filemap_invalidate_lock_shared(mapping);
-}
-
-bool rasync_invalidate_trylock_shared(struct address_space *mapping)
-{
-	return filemap_invalidate_trylock_shared(mapping);
-}
-
-void rasync_invalidate_unlock_shared(struct address_space *mapping)
-{
-	filemap_invalidate_unlock_shared(mapping);
-}
-
-bool rasync_mapping_writably_mapped(struct address_space *mapping)
-{
-	return mapping_writably_mapped(mapping);
+	list_del_init(&wait->entry);
 }
 
 /* DEFINE_READAHEAD is a macro over an on-stack readahead_control. */
@@ -147,44 +91,27 @@ void rasync_async_readahead(struct address_space *mapping, struct file *file,
 	page_cache_async_ra(&ractl, folio, last_index - folio->index);
 }
 
-/* iov_iter accessors and the folio copy are static inlines. */
-size_t rasync_iter_count(const struct iov_iter *iter)
-{
-	return iov_iter_count(iter);
-}
-
-void rasync_iter_truncate(struct iov_iter *iter, u64 count)
-{
-	iov_iter_truncate(iter, count);
-}
-
-size_t rasync_copy_folio_to_iter(struct folio *folio, size_t offset,
-				 size_t bytes, struct iov_iter *iter,
-				 bool writably_mapped)
-{
-	if (writably_mapped)
-		flush_dcache_folio(folio);
-	return copy_folio_to_iter(folio, offset, bytes, iter);
-}
-
-loff_t rasync_i_size_read(const struct inode *inode)
-{
-	return i_size_read(inode);
-}
-
-void rasync_file_accessed(struct file *file)
-{
-	file_accessed(file);
-}
-
+/* `current` is a per-CPU read. */
 bool rasync_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
 }
 
+/* The macro, for builds where it is more than __cond_resched(). */
 void rasync_cond_resched(void)
 {
 	cond_resched();
+}
+
+/* Empty inlines without CONFIG_PSI. */
+void rasync_psi_memstall_enter(unsigned long *flags)
+{
+	psi_memstall_enter(flags);
+}
+
+void rasync_psi_memstall_leave(unsigned long *flags)
+{
+	psi_memstall_leave(flags);
 }
 
 /* filemap_alloc_folio() is a macro (alloc_hooks), exported only on NUMA. */
@@ -208,4 +135,11 @@ int rasync_filemap_add_folio(struct address_space *mapping,
 
 	return filemap_add_folio(mapping, folio, index,
 				 mapping_gfp_constraint(mapping, GFP_KERNEL));
+}
+
+/* Trace events are macros; Rust tests the static key before calling. */
+void rasync_trace_get_pages(struct address_space *mapping, pgoff_t index,
+			    pgoff_t last_index)
+{
+	trace_mm_filemap_get_pages(mapping, index, last_index);
 }

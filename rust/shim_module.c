@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) "rasync: " fmt
 
 #include <linux/debugfs.h>
+#include <linux/fs.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/seq_file.h>
@@ -49,7 +50,20 @@ static int enabled_set(const char *val, const struct kernel_param *kp)
 			return ret;
 	}
 	rasync_enabled = on;
-	return 0;
+	if (rasync_live && !on) {
+		/*
+		 * New reads take the stock path now; wait for those still
+		 * inside rasync.  One may sit in a fault on its destination
+		 * (userfaultfd) for as long as user space likes, so wait
+		 * killably and without the parameter lock, which every read
+		 * of our parameter files takes.  rasync_live stays true until
+		 * module exit, which waits for readers itself.
+		 */
+		kernel_param_unlock(THIS_MODULE);
+		ret = filemap_read_hook_synchronize(true);
+		kernel_param_lock(THIS_MODULE);
+	}
+	return ret;
 }
 
 static const struct kernel_param_ops enabled_ops = {
@@ -103,35 +117,43 @@ void rasync_shim_stop(void)
 	rasync_live = false;
 	rasync_set_enabled(false);
 	kernel_param_unlock(THIS_MODULE);
+	/* The module's code may go only once no reader runs it. */
+	filemap_read_hook_synchronize(false);
 }
+
+/*
+ * hook_only: the hook stays registered but every read goes straight to
+ * filemap_read_stock(), so a benchmark can measure what the hook alone
+ * costs (SRCU, the indirect call) apart from the Rust read path.
+ */
+bool rasync_hook_only;
+module_param_named(hook_only, rasync_hook_only, bool, 0644);
+MODULE_PARM_DESC(hook_only, "pass every hooked read to the stock path (measures the hook's cost)");
 
 /* Per-CPU so the read path never bounces a shared cache line. */
 static DEFINE_PER_CPU(u64 [RASYNC_NR_STATS], rasync_stats);
 
 static const char *const rasync_stat_names[RASYNC_NR_STATS] = {
 	[RASYNC_STAT_READS] = "reads",
-	[RASYNC_STAT_BYTES] = "bytes",
 	[RASYNC_STAT_NOWAIT_EAGAIN] = "nowait_eagain",
 	[RASYNC_STAT_WAITS_LOCK] = "waits_lock",
 	[RASYNC_STAT_WAITS_WAIT] = "waits_wait",
 	[RASYNC_STAT_LATE_WINS] = "late_wins",
 	[RASYNC_STAT_EIOCBQUEUED] = "eiocbqueued",
 	[RASYNC_STAT_SHORT_READS] = "short_reads",
-	[RASYNC_STAT_FALLBACKS] = "fallbacks",
 };
 
-/* this_cpu_add() is a macro: Rust calls it through here. */
-void rasync_stat_add(unsigned int idx, u64 val)
+/* this_cpu_inc() is a macro: Rust calls it through here. */
+void rasync_stat_inc(unsigned int idx)
 {
 	if (!WARN_ON_ONCE(idx >= RASYNC_NR_STATS))
-		this_cpu_add(rasync_stats[idx], val);
+		this_cpu_inc(rasync_stats[idx]);
 }
 
-/* The per-read pair, in one call: it runs on every read. */
-void rasync_stat_read(u64 bytes)
+/* The one counter of every read, without the bounds check. */
+void rasync_stat_read(void)
 {
 	this_cpu_inc(rasync_stats[RASYNC_STAT_READS]);
-	this_cpu_add(rasync_stats[RASYNC_STAT_BYTES], bytes);
 }
 
 unsigned int rasync_nr_stats(void)
@@ -191,8 +213,8 @@ static const struct file_operations stats_fops = {
 
 static int state_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "hooked %d\nenabled %d\n", rasync_hooked(),
-		   READ_ONCE(rasync_enabled));
+	seq_printf(m, "hooked %d\nenabled %d\nhook_only %d\n", rasync_hooked(),
+		   READ_ONCE(rasync_enabled), READ_ONCE(rasync_hook_only));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(state);

@@ -9,11 +9,8 @@ use crate::ffi;
 #[repr(u32)]
 pub(crate) enum Stat {
     /// Reads served by the Rust path.
-    #[expect(dead_code, reason = "counted by `read_done()` in one C call")]
+    #[expect(dead_code, reason = "counted by `read_done()`, a C call of its own")]
     Reads,
-    /// Bytes those reads returned.
-    #[expect(dead_code, reason = "counted by `read_done()` in one C call")]
-    Bytes,
     /// `IOCB_NOWAIT` reads that returned `-EAGAIN` with nothing copied.
     NowaitEagain,
     /// Entries queued by the async lock (`lock_page_async`).
@@ -26,33 +23,25 @@ pub(crate) enum Stat {
     Eiocbqueued,
     /// Reads that returned fewer bytes than asked for before EOF.
     ShortReads,
-    /// Reads passed to the stock path (file without `FOP_BUFFER_RASYNC`).
-    Fallbacks,
 }
 
 impl Stat {
     /// Number of counters.
-    pub(crate) const COUNT: usize = Stat::Fallbacks as usize + 1;
-
-    /// Adds `val` to the counter on this CPU.
-    #[inline]
-    pub(crate) fn add(self, val: u64) {
-        // SAFETY: `self as u32` is below `COUNT`, which `ffi::layout_ok()`
-        // checked against the C array size at load time.
-        unsafe { ffi::rasync_stat_add(self as u32, val) }
-    }
+    pub(crate) const COUNT: usize = Stat::ShortReads as usize + 1;
 
     /// Adds one to the counter on this CPU.
     #[inline]
     pub(crate) fn inc(self) {
-        self.add(1)
+        // SAFETY: `self as u32` is below `COUNT`, which `ffi::layout_ok()`
+        // checked against the C array size at load time.
+        unsafe { ffi::rasync_stat_inc(self as u32) }
     }
 }
 
-/// Counts one read served by the Rust path and the bytes it returned, in
-/// one call across the language boundary (this runs on every read).
+/// Counts one read served by the Rust path: the one per-CPU operation of a
+/// read that copies from the cache.
 #[inline]
-pub(crate) fn read_done(bytes: u64) {
-    // SAFETY: No preconditions; the C side adds to this CPU's counters.
-    unsafe { ffi::rasync_stat_read(bytes) }
+pub(crate) fn read_done() {
+    // SAFETY: No preconditions; the C side adds to this CPU's counter.
+    unsafe { ffi::rasync_stat_read() }
 }

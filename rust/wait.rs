@@ -3,65 +3,116 @@
 //! Async folio locking on the kernel's hashed folio wait queues: the
 //! [`protocol`](crate::protocol) run on real folios with the caller's
 //! `wait_page_queue` (io_uring's `kiocb->ki_waitq`).
+//!
+//! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h),
+//! [`include/linux/wait.h`](srctree/include/linux/wait.h)
 
+use core::ptr::addr_of_mut;
 use kernel::bindings;
 use kernel::prelude::*;
+use kernel::types::Opaque;
 
 use crate::ffi::{self, WaitPageKey, WaitPageQueueRaw};
-use crate::folio::Folio;
+use crate::folio::{Folio, FolioGuard};
 use crate::protocol::{self, FolioWaitQueue, Outcome};
 use crate::stats::Stat;
+
+/// A `struct wait_page_queue` whose owner set `wait.func` and
+/// `wait.private`: io_uring's `kiocb->ki_waitq`, or a self-test entry.
+///
+/// # Invariants
+///
+/// The entry is valid for the lifetime of the borrow and, once queued on a
+/// folio wait queue, until its wake function unlinked it or it was dequeued
+/// again.  Its wake function follows the `wake_page_match()` rules and
+/// unlinks the entry (`list_del_init()`) when it fires.  While the entry is
+/// on no queue, only the holder of the borrow reads or writes it.
+#[repr(transparent)]
+pub(crate) struct WaitPageQueue(Opaque<WaitPageQueueRaw>);
+
+impl WaitPageQueue {
+    /// Creates a reference to an armed C wait entry.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` points to a `wait_page_queue` that keeps to the type invariant
+    /// for `'a`.
+    #[inline]
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut WaitPageQueueRaw) -> &'a Self {
+        // SAFETY: Transparent wrapper; the caller guarantees validity.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut WaitPageQueueRaw {
+        self.0.get()
+    }
+
+    fn entry(&self) -> *mut bindings::wait_queue_entry {
+        // SAFETY: Computes an address inside the valid entry.
+        unsafe { addr_of_mut!((*self.as_ptr()).wait) }
+    }
+
+    /// Whether the entry is on a queue: C's `list_empty_careful()`-style
+    /// check of `wait.entry`, with a volatile read because a waker on
+    /// another CPU may unlink it concurrently.
+    fn is_queued(&self) -> bool {
+        // SAFETY: `entry.next` of the valid entry (type invariant).
+        let next = unsafe { core::ptr::read_volatile(addr_of_mut!((*self.entry()).entry.next)) };
+        // SAFETY: As above, an address computation only.
+        next != unsafe { addr_of_mut!((*self.entry()).entry) }
+    }
+
+    /// Points the entry at `folio`'s `PG_locked`, ready to be queued; `None`
+    /// if the entry is still queued from an earlier wait (a caller bug: the
+    /// read path returns `-EIOCBQUEUED` right after queueing).
+    pub(crate) fn arm<'a>(&'a self, folio: &'a Folio) -> Option<AsyncWait<'a>> {
+        if self.is_queued() {
+            return None;
+        }
+        // SAFETY: The entry is on no queue, so only we access it (type
+        // invariant).
+        unsafe {
+            (*self.as_ptr()).folio = folio.as_ptr();
+            (*self.as_ptr()).bit_nr = bindings::pageflags_PG_locked as i32;
+        }
+        // SAFETY: `folio` is alive (type invariant of `Folio`).
+        let head = unsafe { ffi::folio_waitqueue(folio.as_ptr()) };
+        // INVARIANT: `head` is the folio's queue and the entry names the
+        // folio and `PG_locked`, as set just above.
+        Some(AsyncWait {
+            folio,
+            head,
+            wpq: self,
+        })
+    }
+}
 
 /// One wait entry armed on one folio's hashed wait queue.
 ///
 /// # Invariants
 ///
-/// `head` is `folio_waitqueue(folio)`, the queue `folio_wake_bit()` walks.
-/// `wpq` points to a `wait_page_queue` whose `folio` and `bit_nr` name
-/// `folio` and `PG_locked`, whose `wait.func` and `wait.private` were set by
-/// its owner, and which stays valid until its callback has run or it is
-/// dequeued again.
+/// `head` is `folio_waitqueue(folio)`, the queue `folio_wake_bit()` walks,
+/// a member of the kernel's static table; `wpq` names `folio` and
+/// `PG_locked`.
 pub(crate) struct AsyncWait<'a> {
     folio: &'a Folio,
     head: *mut bindings::wait_queue_head,
-    wpq: *mut WaitPageQueueRaw,
-}
-
-impl<'a> AsyncWait<'a> {
-    /// Arms `wpq` for `folio`.
-    ///
-    /// # Safety
-    ///
-    /// `wpq` points to a `wait_page_queue` that is on no queue, whose
-    /// `wait.func` (a wake function following `wake_page_match()` rules) and
-    /// `wait.private` are set, and that stays valid until its callback has
-    /// run, or, if it is never queued, for `'a`.
-    pub(crate) unsafe fn new(folio: &'a Folio, wpq: *mut WaitPageQueueRaw) -> Self {
-        // SAFETY: The caller guarantees `wpq` is valid and not queued, so
-        // nobody else reads these fields now.
-        unsafe {
-            (*wpq).folio = folio.as_ptr();
-            (*wpq).bit_nr = ffi::rasync_PG_locked;
-        }
-        // SAFETY: `folio` is alive (type invariant of `Folio`).
-        let head = unsafe { ffi::folio_waitqueue(folio.as_ptr()) };
-        // INVARIANT: `head` is the folio's queue and `wpq` names the folio
-        // and `PG_locked`, as set just above.
-        Self { folio, head, wpq }
-    }
-
-    fn entry(&self) -> *mut bindings::wait_queue_entry {
-        // SAFETY: `wpq` is valid (type invariant); this only computes an
-        // address inside it.
-        unsafe { core::ptr::addr_of_mut!((*self.wpq).wait) }
-    }
+    wpq: &'a WaitPageQueue,
 }
 
 // SAFETY: `with_queue_locked` holds `head->lock`, the lock `folio_wake_bit()`
 // takes, and the folio bit operations are atomic on `folio->flags`.
 unsafe impl FolioWaitQueue for AsyncWait<'_> {
     fn trylock_folio(&self) -> bool {
-        self.folio.trylock()
+        match self.folio.try_lock() {
+            Some(guard) => {
+                // The protocol's caller takes ownership of the lock on
+                // `Now`/`Late` (see `lock_folio_async`).
+                core::mem::forget(guard);
+                true
+            }
+            None => false,
+        }
     }
 
     fn folio_locked(&self) -> bool {
@@ -69,8 +120,7 @@ unsafe impl FolioWaitQueue for AsyncWait<'_> {
     }
 
     fn set_waiters(&self) {
-        // SAFETY: The folio is alive (type invariant of `Folio`).
-        unsafe { ffi::rasync_folio_set_waiters(self.folio.as_ptr()) }
+        self.folio.set_waiters()
     }
 
     fn with_queue_locked<R>(&self, f: impl FnOnce() -> R) -> R {
@@ -85,20 +135,22 @@ unsafe impl FolioWaitQueue for AsyncWait<'_> {
 
     unsafe fn enqueue(&self) {
         // SAFETY: The caller holds `head->lock` and the entry is on no
-        // queue; `wpq` is valid (type invariant).
-        unsafe { ffi::rasync_wq_add_tail_locked(self.head, self.entry()) }
+        // queue (`arm` checked, and only the protocol queues it).
+        unsafe { ffi::rasync_wq_add_tail_locked(self.head, self.wpq.entry()) }
     }
 
     unsafe fn dequeue(&self) {
         // SAFETY: The caller holds `head->lock` and the entry is on it.
-        unsafe { ffi::rasync_wq_remove_locked(self.head, self.entry()) }
+        unsafe { ffi::rasync_wq_remove_locked(self.head, self.wpq.entry()) }
     }
 }
 
-/// `lock_page_async()` on a folio: `Ok(())` with the folio lock held, or
-/// `EIOCBQUEUED` with the callback of `wait` armed.
-pub(crate) fn lock_folio_async(wait: &AsyncWait<'_>) -> Result {
-    outcome_to_result(protocol::lock_async(wait), Stat::WaitsLock)
+/// `lock_page_async()` on a folio: the folio lock, or `EIOCBQUEUED` with
+/// the entry's callback armed to fire when the folio is unlocked.
+pub(crate) fn lock_folio_async<'a>(wait: &AsyncWait<'a>) -> Result<FolioGuard<'a>> {
+    outcome_to_result(protocol::lock_async(wait), Stat::WaitsLock)?;
+    // SAFETY: `Now` and `Late` mean `trylock_folio` took the lock for us.
+    Ok(unsafe { FolioGuard::from_locked(wait.folio) })
 }
 
 /// `wait_on_page_locked_async()` on a folio: `Ok(())` once the folio was
@@ -126,15 +178,15 @@ fn outcome_to_result(outcome: Outcome, queued: Stat) -> Result {
 ///
 /// # Safety
 ///
-/// `wpq` and `key` point to valid objects: the entry being woken and the
-/// key `folio_wake_bit()` passes.
-pub(crate) unsafe fn wake_page_match(wpq: *const WaitPageQueueRaw, key: *mut WaitPageKey) -> bool {
-    // SAFETY: The caller guarantees both pointers are valid; the waker holds
-    // the queue lock, so nobody else writes them.
+/// `key` points to the key `folio_wake_bit()` passes, valid for the call;
+/// the caller holds the lock of the queue `wpq` is on.
+pub(crate) unsafe fn wake_page_match(wpq: &WaitPageQueue, key: *mut WaitPageKey) -> bool {
+    // SAFETY: The entry is valid (type invariant) and the caller guarantees
+    // `key`; the waker holds the queue lock, so nobody else writes them.
     unsafe {
         protocol::wake_page_match(
-            (*wpq).folio,
-            (*wpq).bit_nr,
+            (*wpq.as_ptr()).folio,
+            (*wpq.as_ptr()).bit_nr,
             (*key).folio,
             (*key).bit_nr,
             &mut (*key).page_match,

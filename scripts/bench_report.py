@@ -42,7 +42,7 @@ SHORT = {
     "hot_rasync": "4h rasync (hot)",
 }
 STATS_SHOWN = ["reads", "eiocbqueued", "waits_lock", "waits_wait", "nowait_eagain",
-               "late_wins", "short_reads", "fallbacks"]
+               "late_wins", "short_reads"]
 
 
 def kv_lines(lines):

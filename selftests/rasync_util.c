@@ -435,14 +435,12 @@ int ru_state_get(const char *key)
 
 const char *const ru_stat_names[RS_NR] = {
 	[RS_READS]		= "reads",
-	[RS_BYTES]		= "bytes",
 	[RS_NOWAIT_EAGAIN]	= "nowait_eagain",
 	[RS_WAITS_LOCK]		= "waits_lock",
 	[RS_WAITS_WAIT]		= "waits_wait",
 	[RS_LATE_WINS]		= "late_wins",
 	[RS_EIOCBQUEUED]	= "eiocbqueued",
 	[RS_SHORT_READS]	= "short_reads",
-	[RS_FALLBACKS]		= "fallbacks",
 };
 
 int ru_stats_read(struct ru_stats *s)

@@ -112,14 +112,12 @@ int ru_state_get(const char *key);
 
 enum ru_stat {
 	RS_READS,
-	RS_BYTES,
 	RS_NOWAIT_EAGAIN,
 	RS_WAITS_LOCK,
 	RS_WAITS_WAIT,
 	RS_LATE_WINS,
 	RS_EIOCBQUEUED,
 	RS_SHORT_READS,
-	RS_FALLBACKS,
 	RS_NR
 };
 

@@ -24,7 +24,7 @@
 # modules or write kernel knobs or /dev/kmsg).
 
 DIR=$(cd "$(dirname "$0")" && pwd)
-ALL_TESTS="rasync_module.sh rasync_read rasync_iowq rasync_nowait rasync_reload rasync_fio.sh"
+ALL_TESTS="rasync_module.sh rasync_read rasync_iowq rasync_nowait rasync_reload rasync_uffd rasync_fio.sh"
 ALL_TESTS="$ALL_TESTS rasync_stress_truncate rasync_stress_evict rasync_stress_mempressure"
 ALL_TESTS="$ALL_TESTS rasync_stress_teardown rasync_stress_unload rasync_stress_ioerr"
 

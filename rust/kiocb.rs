@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The I/O control block of one read: `struct kiocb`.
+//!
+//! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
+//!
+//! Named after the shape later kernels gave it in `rust/kernel/fs/kiocb.rs`.
+
+use kernel::bindings;
+use kernel::types::Opaque;
+
+use crate::fs::File;
+use crate::wait::WaitPageQueue;
+
+/// `IOCB_NOWAIT`: `(__force int) RWF_NOWAIT`, a cast bindgen cannot
+/// evaluate; `ffi::layout_ok()` checks it against C at load time.
+pub(crate) const IOCB_NOWAIT: i32 = 0x8;
+const IOCB_WAITQ: i32 = bindings::IOCB_WAITQ as i32;
+const IOCB_NOIO: i32 = bindings::IOCB_NOIO as i32;
+
+/// A `struct kiocb` being read.
+///
+/// # Invariants
+///
+/// The kiocb is valid for the lifetime of the borrow, and so is the open
+/// file it names (the VFS caller holds a reference on the file).  Only the
+/// task running the read accesses it, with one exception: once a wait entry
+/// from [`Kiocb::wait_page_queue`] is queued, io_uring's wake function may
+/// clear `IOCB_WAITQ` in `ki_flags` from another CPU, so the read path
+/// returns `-EIOCBQUEUED` without touching the kiocb again.
+#[repr(transparent)]
+pub(crate) struct Kiocb(Opaque<bindings::kiocb>);
+
+impl Kiocb {
+    /// Creates a reference to a C kiocb.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is the kiocb of a `filemap_read()` call that has not returned,
+    /// and the caller keeps to the rules of the type invariant for `'a`.
+    #[inline]
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::kiocb) -> &'a Self {
+        // SAFETY: `Kiocb` is a transparent wrapper of `bindings::kiocb`, and
+        // the caller guarantees validity for `'a`.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    #[inline]
+    fn raw(&self) -> *mut bindings::kiocb {
+        self.0.get()
+    }
+
+    /// `ki_flags`.
+    #[inline]
+    pub(crate) fn flags(&self) -> i32 {
+        // SAFETY: The kiocb is valid and no wait entry is queued yet (type
+        // invariant), so nobody writes the field concurrently.
+        unsafe { (*self.raw()).ki_flags }
+    }
+
+    /// `IOCB_NOWAIT`: the caller cannot block.
+    #[inline]
+    pub(crate) fn is_nowait(&self) -> bool {
+        self.flags() & IOCB_NOWAIT != 0
+    }
+
+    /// `IOCB_NOIO`: the caller cannot even start I/O.
+    #[inline]
+    pub(crate) fn is_noio(&self) -> bool {
+        self.flags() & IOCB_NOIO != 0
+    }
+
+    /// `IOCB_WAITQ`: the caller (io_uring) armed `ki_waitq` and takes
+    /// `-EIOCBQUEUED` for "retry me when the folio unlocks".
+    #[inline]
+    pub(crate) fn is_waitq(&self) -> bool {
+        self.flags() & IOCB_WAITQ != 0
+    }
+
+    /// Sets `IOCB_NOWAIT`: from here on the read may only return what it
+    /// has, never block or queue.
+    #[inline]
+    pub(crate) fn set_nowait(&self) {
+        // SAFETY: As in `flags`; only this task writes the field now.
+        unsafe { (*self.raw()).ki_flags |= IOCB_NOWAIT }
+    }
+
+    /// `ki_pos`.
+    #[inline]
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: The kiocb is valid (type invariant).
+        unsafe { (*self.raw()).ki_pos }
+    }
+
+    /// `ki_pos += bytes`, wrapping as in C (the read is bounded by
+    /// `s_maxbytes`, so it never does).
+    #[inline]
+    pub(crate) fn advance(&self, bytes: usize) {
+        // SAFETY: The kiocb is valid (type invariant) and only this task
+        // writes `ki_pos`.
+        unsafe { (*self.raw()).ki_pos = self.pos().wrapping_add(bytes as i64) }
+    }
+
+    /// `ki_filp`.
+    #[inline]
+    pub(crate) fn file(&self) -> &File {
+        // SAFETY: The file is open for as long as the kiocb is borrowed
+        // (type invariant).
+        unsafe { File::from_raw((*self.raw()).ki_filp) }
+    }
+
+    /// `ki_waitq`, the wait entry io_uring armed, under `IOCB_WAITQ` only.
+    #[inline]
+    pub(crate) fn wait_page_queue(&self) -> Option<&WaitPageQueue> {
+        if !self.is_waitq() {
+            return None;
+        }
+        // SAFETY: With IOCB_WAITQ set the union holds `ki_waitq`, which
+        // io_rw_should_retry() initialised (func, private, empty entry) and
+        // io_uring keeps alive until the request completes, which is after
+        // this read returns and after any callback ran.
+        Some(unsafe { WaitPageQueue::from_raw((*self.raw()).__bindgen_anon_1.ki_waitq.cast()) })
+    }
+}
