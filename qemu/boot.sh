@@ -2,9 +2,10 @@
 # Boot the guest kernel with an initramfs, run one shell command in it, stream
 # the command's output to stdout and exit with the command's status.
 #
-#   qemu/boot.sh --kernel BZIMAGE --initrd CPIO [--disk IMG] [--mem MB] [--smp N]
+#   qemu/boot.sh --kernel BZIMAGE --initrd CPIO [--disk IMG]... [--mem MB] [--smp N]
 #                [--timeout SEC] [--console LOG] [--append "kernel args"] -- COMMAND...
 #
+# Each --disk becomes the next virtio disk: /dev/vda, /dev/vdb, ...
 # ttyS0 carries the kernel console (to LOG); ttyS1 carries the command's output
 # and, last, the "RASYNC_EXIT=<status>" line written by qemu/init.
 # Exit status: the command's; 124 if the guest outlived --timeout; 125 if the
@@ -18,7 +19,8 @@ usage() {
 		"[--timeout SEC] [--console LOG] [--append ARGS] -- COMMAND..."
 }
 
-kernel='' initrd='' disk='' console='' append=''
+kernel='' initrd='' console='' append=''
+disks=()
 mem=1024 smp=2 tmo=900
 while (($#)); do
 	case $1 in
@@ -31,7 +33,7 @@ while (($#)); do
 	*) usage ;;
 	esac
 	case $opt in
-	kernel) kernel=$val ;; initrd) initrd=$val ;; disk) disk=$val ;; mem) mem=$val ;;
+	kernel) kernel=$val ;; initrd) initrd=$val ;; disk) disks+=("$val") ;; mem) mem=$val ;;
 	smp) smp=$val ;; timeout) tmo=$val ;; console) console=$val ;; append) append=$val ;;
 	esac
 done
@@ -42,7 +44,9 @@ cmd="$*"
 if [ -z "$kernel" ] || [ -z "$initrd" ]; then usage; fi
 [ -f "$kernel" ] || die "kernel not found: $kernel"
 [ -f "$initrd" ] || die "initrd not found: $initrd"
-[ -z "$disk" ] || [ -f "$disk" ] || die "disk image not found: $disk"
+for disk in "${disks[@]}"; do
+	[ -f "$disk" ] || die "disk image not found: $disk"
+done
 for n in mem smp tmo; do
 	[[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "--${n/tmo/timeout} wants a positive integer, got '${!n}'"
 done
@@ -63,7 +67,10 @@ tcg)
 	if [ -n "${RASYNC_ICOUNT:-}" ]; then
 		accel_args=(-accel tcg -cpu max -icount "shift=$RASYNC_ICOUNT,sleep=off")
 	else
-		accel_args=(-accel tcg,thread=multi -cpu max)
+		# RASYNC_TCG_THREAD=single: one host thread for all vCPUs, where
+		# guest atomics and barriers are plain operations (the experiment
+		# that tells their cost under MTTCG from that of calls and returns).
+		accel_args=(-accel "tcg,thread=${RASYNC_TCG_THREAD:-multi}" -cpu max)
 	fi ;;
 *) die "accel.sh printed '$accel'" ;;
 esac
@@ -132,12 +139,17 @@ args=(
 	# the MP table, which is all a kernel without ACPI can see.
 	-m "$mem" -smp "$smp,sockets=$smp,cores=1,threads=1" "${accel_args[@]}"
 	-kernel "$kernel" -initrd "$work/initrd"
-	-append "console=ttyS0 panic=-1 loglevel=4${clock_args:+ $clock_args}${append:+ $append}"
+	# loglevel=5: KERN_WARNING (WARN_ON, lockdep) and worse reach the
+	# console log, which make check scans last for splats the runner could
+	# not see (module exit, unmount, power-off).
+	-append "console=ttyS0 panic=-1 loglevel=5${clock_args:+ $clock_args}${append:+ $append}"
 	-chardev "file,id=con,path=$(qarg "$console")" -serial chardev:con
 	# append=on: QEMU must not truncate the file tail(1) is already following.
 	-chardev "file,id=out,append=on,path=$(qarg "$out")" -serial chardev:out
 )
-[ -z "$disk" ] || args+=(-drive "file=$(qarg "$disk"),format=raw,if=virtio")
+for disk in "${disks[@]}"; do
+	args+=(-drive "file=$(qarg "$disk"),format=raw,if=virtio")
+done
 
 # An emulation failure leaves QEMU paused rather than exiting: only a timer
 # reliably ends it, and -k covers a QEMU that ignores SIGTERM.

@@ -19,11 +19,11 @@ set -u
 
 SIZE=${RASYNC_BENCH_SIZE:-1G}
 RUNTIME=${RASYNC_BENCH_RUNTIME:-30}
-ROUNDS=${RASYNC_BENCH_ROUNDS:-3}
+ROUNDS=${RASYNC_BENCH_ROUNDS:-5}
 HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
 HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-$RUNTIME}
 [ "$HOT_RUNTIME" -gt 0 ] 2>/dev/null || HOT_RUNTIME=10
-ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock rasync direct hot_stock hot_rasync}
+ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock stock_aa hook rasync direct hot_stock hot_stock_aa hot_hook hot_rasync}
 # layout: write the files and stop; run: measure files laid out by an earlier
 # boot; all: both in this boot.  scripts/bench.sh boots twice (layout, run)
 # so the host can flush the freshly written image before anything is timed.
@@ -136,17 +136,22 @@ disk_sectors() { awk '{ print $3 }' /sys/block/vda/stat; }
 # run_one ROUND SEQ ROW
 run_one() {
 	round=$1 seq=$2 row=$3
-	en=N sysctl=1 engine=io_uring qd=32 direct=0 file=$F size=$SIZE rt=$RUNTIME temp=cold
+	en=N hook_only=N sysctl=1 engine=io_uring qd=32 direct=0 file=$F size=$SIZE rt=$RUNTIME temp=cold
 	case $row in
+	hot_*) temp=hot file=$H size=$HOT_SIZE rt=$HOT_RUNTIME ;;
+	esac
+	case ${row#hot_} in
 	pvsync) engine=pvsync qd=1 ;;
 	iowq) sysctl=0 ;;
-	stock) ;;
+	# stock_aa is stock measured again as its own row: the A/A noise floor
+	stock | stock_aa) ;;
+	# the hook registered, every read passed on to filemap_read_stock()
+	hook) en=Y hook_only=Y ;;
 	rasync) en=Y ;;
 	direct) direct=1 ;;
-	hot_stock) temp=hot file=$H size=$HOT_SIZE rt=$HOT_RUNTIME ;;
-	hot_rasync) en=Y temp=hot file=$H size=$HOT_SIZE rt=$HOT_RUNTIME ;;
 	*) fail "unknown row '$row'" ;;
 	esac
+	echo $hook_only >$P/hook_only || fail "cannot set hook_only=$hook_only"
 	echo $en >$P/enabled || fail "cannot set enabled=$en"
 	echo $sysctl >$SYSCTL || fail "cannot set $SYSCTL=$sysctl"
 

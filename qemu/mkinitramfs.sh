@@ -65,8 +65,8 @@ done < <("$busybox" --list)
 cp -- "$fio" "$tree/usr/bin/fio"
 
 install -m 755 -- "$here/init" "$tree/init"
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tree/etc/passwd"
-printf 'root:x:0:\n' >"$tree/etc/group"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$tree/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$tree/etc/group"
 
 [ -z "$module" ] || install -m 644 -- "$module" "$tree/rasync/rasync.ko"
 

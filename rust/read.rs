@@ -280,6 +280,9 @@ pub(crate) fn filemap_read(iocb: &Kiocb, iter: &mut IovIter, mut already_read: i
                 if i > 0 {
                     folio.mark_accessed();
                 }
+                if fsize > PAGE_SIZE as usize {
+                    Stat::LargeFolios.inc();
+                }
                 if writably_mapped {
                     // Users may write the folio through other virtual
                     // addresses: take care of aliasing before we read it.

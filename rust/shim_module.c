@@ -141,6 +141,7 @@ static const char *const rasync_stat_names[RASYNC_NR_STATS] = {
 	[RASYNC_STAT_LATE_WINS] = "late_wins",
 	[RASYNC_STAT_EIOCBQUEUED] = "eiocbqueued",
 	[RASYNC_STAT_SHORT_READS] = "short_reads",
+	[RASYNC_STAT_LARGE_FOLIOS] = "large_folios",
 };
 
 /* this_cpu_inc() is a macro: Rust calls it through here. */

@@ -23,11 +23,14 @@ pub(crate) enum Stat {
     Eiocbqueued,
     /// Reads that returned fewer bytes than asked for before EOF.
     ShortReads,
+    /// Copies from folios larger than a page (xfs, btrfs, ... with large
+    /// folios in the page cache); never counted where folios are pages.
+    LargeFolios,
 }
 
 impl Stat {
     /// Number of counters.
-    pub(crate) const COUNT: usize = Stat::ShortReads as usize + 1;
+    pub(crate) const COUNT: usize = Stat::LargeFolios as usize + 1;
 
     /// Adds one to the counter on this CPU.
     #[inline]

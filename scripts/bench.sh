@@ -15,7 +15,7 @@
 #   RASYNC_BENCH_HOT_SIZE     hot file size (default 128M; must fit in RAM)
 #   RASYNC_BENCH_HOT_RUNTIME  seconds per hot run (default: RUNTIME, or 10 if
 #                             RUNTIME=0)
-#   RASYNC_BENCH_ROWS         subset/order of rows (default: all seven)
+#   RASYNC_BENCH_ROWS         subset/order of rows (default: all eleven)
 #   RASYNC_BENCH_TIMEOUT      guest timeout in seconds (default: estimated)
 #   RASYNC_BENCH_PUBLISH      1 (default): write results/latest and
 #                             results/README-section.md; 0: out/bench only
@@ -26,11 +26,11 @@ set -euo pipefail
 
 SIZE=${RASYNC_BENCH_SIZE:-1G}
 RUNTIME=${RASYNC_BENCH_RUNTIME:-30}
-ROUNDS=${RASYNC_BENCH_ROUNDS:-3}
+ROUNDS=${RASYNC_BENCH_ROUNDS:-5}
 MEM=${RASYNC_BENCH_MEM:-512}
 HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
 HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-}
-ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock rasync direct hot_stock hot_rasync}
+ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock stock_aa hook rasync direct hot_stock hot_stock_aa hot_hook hot_rasync}
 PUBLISH=${RASYNC_BENCH_PUBLISH:-1}
 
 # size_mb SIZE: fio-style size (binary units) in MiB, rounded up.
@@ -50,7 +50,7 @@ isnum RASYNC_BENCH_MEM "$MEM"
 [ -z "$HOT_RUNTIME" ] || isnum RASYNC_BENCH_HOT_RUNTIME "$HOT_RUNTIME"
 [ -n "$HOT_RUNTIME" ] || HOT_RUNTIME=$((RUNTIME > 0 ? RUNTIME : 10))
 for r in $ROWS; do
-	case $r in pvsync | iowq | stock | rasync | direct | hot_stock | hot_rasync) ;;
+	case $r in pvsync | iowq | stock | stock_aa | hook | rasync | direct | hot_stock | hot_stock_aa | hot_hook | hot_rasync) ;;
 	*) die "unknown row '$r' in RASYNC_BENCH_ROWS" ;;
 	esac
 done
@@ -75,7 +75,8 @@ isnum RASYNC_BENCH_TIMEOUT "$TIMEOUT"
 # The command as a user would retype it: non-default knobs only.
 cmd="make bench" pre=''
 for v in RASYNC_BENCH_SIZE RASYNC_BENCH_RUNTIME RASYNC_BENCH_ROUNDS RASYNC_BENCH_MEM \
-	RASYNC_BENCH_HOT_SIZE RASYNC_BENCH_HOT_RUNTIME RASYNC_BENCH_ROWS RASYNC_ACCEL RASYNC_ICOUNT; do
+	RASYNC_BENCH_HOT_SIZE RASYNC_BENCH_HOT_RUNTIME RASYNC_BENCH_ROWS RASYNC_ACCEL RASYNC_ICOUNT \
+	RASYNC_TCG_THREAD; do
 	val=${!v:-}
 	[ -n "$val" ] || continue
 	[[ $val != *' '* ]] || val="\"$val\""
@@ -113,6 +114,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 	echo "start=$start_iso"
 	echo "accel=$accel"
 	echo "icount=${RASYNC_ICOUNT:-}"
+	echo "tcg_thread=${RASYNC_TCG_THREAD:-multi}"
 	echo "host_nproc=$(nproc)"
 	echo "host_cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "host_kernel=$(uname -r)"

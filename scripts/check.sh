@@ -47,13 +47,25 @@ result $? build-module-clippy-selftests
 [ -n "$guest" ] || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 read -r kernel initrd <<<"$guest"
 
+# /dev/vda: the ext4 scratch fs of the whole suite; then one disk per other
+# file system of the matrix (run_tests.sh runs the data-path tests on each)
+# and a raw disk for block-device reads.
 disk="$RASYNC_ROOT/out/debug/scratch.img"
 bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" 1024 >&2
+disk_args=(--disk "$disk") matrix='' letter=b
+for spec in ext4-1k:512 xfs:512 btrfs:512 f2fs:512 raw:64; do
+	fs=${spec%%:*}
+	img="$RASYNC_ROOT/out/debug/matrix-$fs.img"
+	bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$img" "${spec#*:}" "$fs" >&2
+	disk_args+=(--disk "$img")
+	matrix+="${matrix:+,}vd$letter:$fs"
+	letter=$(echo "$letter" | tr 'a-y' 'b-z')
+done
 
 echo "# guest suite (debug kernel)"
 glog="$RASYNC_ROOT/out/debug/guest.log"
-bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
-	--mem 2048 --timeout "${RASYNC_CHECK_TIMEOUT:-3000}" \
+bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" "${disk_args[@]}" \
+	--append "rasync_disks=$matrix" --mem 2048 --timeout "${RASYNC_CHECK_TIMEOUT:-3000}" \
 	--console "$RASYNC_ROOT/out/debug/console.log" -- /selftests/run_tests.sh "$@" | tee "$glog"
 grc=${PIPESTATUS[0]}
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$glog" | tail -1)

@@ -10,7 +10,7 @@ APT_PKGS=(
 	qemu-system-x86
 	clang lld llvm libclang-dev
 	busybox-static fio liburing-dev
-	ccache e2fsprogs
+	ccache e2fsprogs xfsprogs btrfs-progs f2fs-tools
 	build-essential bc flex bison cpio dwarves kmod libelf-dev libssl-dev
 	python3 xz-utils rsync patch gawk
 )
@@ -49,7 +49,7 @@ if ! bindgen --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
 		die "cargo install bindgen-cli $BINDGEN_VERSION failed"
 fi
 
-for t in clang ld.lld qemu-system-x86_64 busybox fio ccache mkfs.ext4 bindgen rustc; do
+for t in clang ld.lld qemu-system-x86_64 busybox fio ccache mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.f2fs bindgen rustc; do
 	command -v "$t" >/dev/null || die "missing tool after set-up: $t"
 done
 ls /usr/src/linux-source-6.12.tar.xz >/dev/null 2>&1 ||

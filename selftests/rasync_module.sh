@@ -21,7 +21,7 @@ SELFTEST=$MOD/parameters/selftest
 DBG=/sys/kernel/debug/rasync
 # how long the in-kernel self-test may take to print its totals
 SELFTEST_WAIT=${RASYNC_SELFTEST_WAIT:-120}
-STATS_NAMES="reads nowait_eagain waits_lock waits_wait late_wins eiocbqueued short_reads"
+STATS_NAMES="reads nowait_eagain waits_lock waits_wait late_wins eiocbqueued short_reads large_folios"
 # counters only io_uring (or RWF_NOWAIT) reads can move: still 0 right after a reset
 STATS_IDLE="nowait_eagain waits_lock waits_wait late_wins eiocbqueued"
 

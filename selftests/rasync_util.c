@@ -441,6 +441,7 @@ const char *const ru_stat_names[RS_NR] = {
 	[RS_LATE_WINS]		= "late_wins",
 	[RS_EIOCBQUEUED]	= "eiocbqueued",
 	[RS_SHORT_READS]	= "short_reads",
+	[RS_LARGE_FOLIOS]	= "large_folios",
 };
 
 int ru_stats_read(struct ru_stats *s)

@@ -118,6 +118,7 @@ enum ru_stat {
 	RS_LATE_WINS,
 	RS_EIOCBQUEUED,
 	RS_SHORT_READS,
+	RS_LARGE_FOLIOS,
 	RS_NR
 };
 

@@ -25,8 +25,28 @@
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 ALL_TESTS="rasync_module.sh rasync_read rasync_iowq rasync_nowait rasync_reload rasync_uffd rasync_fio.sh"
+ALL_TESTS="$ALL_TESTS rasync_exerciser rasync_maxoff"
 ALL_TESTS="$ALL_TESTS rasync_stress_truncate rasync_stress_evict rasync_stress_mempressure"
 ALL_TESTS="$ALL_TESTS rasync_stress_teardown rasync_stress_unload rasync_stress_ioerr"
+
+# The file-system matrix: the data-path tests run again, as <test>@<fs>, on
+# every other file system the guest mounted (/rasync/disks, written by
+# /init: "<fs> <mount point>", or "raw <device>" for the block-device test).
+# Their stress budgets are short (RASYNC_MATRIX_STRESS_TIME, default 5 s a
+# case) unless RASYNC_STRESS_TIME asks for more.
+MATRIX_TESTS="rasync_read rasync_nowait rasync_iowq rasync_fio.sh rasync_exerciser rasync_maxoff"
+MATRIX_TESTS="$MATRIX_TESTS rasync_stress_truncate rasync_stress_evict"
+DISKS=${RASYNC_DISKS:-/rasync/disks}
+if [ -r "$DISKS" ]; then
+	while read -r fs where; do
+		case $fs in
+		raw) ALL_TESTS="$ALL_TESTS rasync_blkdev@raw" ;;
+		?*) for t in $MATRIX_TESTS; do ALL_TESTS="$ALL_TESTS $t@$fs"; done ;;
+		esac
+	done <"$DISKS"
+fi
+# where <fs> of a matrix entry lives; empty if not mounted
+disk_of() { awk -v f="$1" '$1 == f { print $2; exit }' "$DISKS" 2>/dev/null; }
 
 RASYNC_KO=${RASYNC_KO:-/rasync/rasync.ko}
 RASYNC_SCRATCH=${RASYNC_SCRATCH:-/mnt/scratch}
@@ -141,18 +161,21 @@ show_new() {
 	SHOWN=$_total
 }
 
-# run_prog <path> <output file>: stream its output while it runs; sets RC
+# run_prog <output file> [VAR=value...] <path>: stream its output while it
+# runs; sets RC
 run_prog() {
-	timeout -s TERM -k "$KILL_AFTER" "$TIMEOUT" "$1" >"$2" 2>&1 </dev/null &
+	_o=$1
+	shift
+	timeout -s TERM -k "$KILL_AFTER" "$TIMEOUT" env "$@" >"$_o" 2>&1 </dev/null &
 	_pid=$!
 	SHOWN=0
 	while kill -0 "$_pid" 2>/dev/null; do
 		sleep 1
-		show_new "$2" "$SHOWN"
+		show_new "$_o" "$SHOWN"
 	done
 	wait "$_pid"
 	RC=$?
-	show_new "$2" "$SHOWN" all
+	show_new "$_o" "$SHOWN" all
 }
 
 PASSED=0
@@ -182,11 +205,27 @@ for t in $TESTS; do
 	# rasync_module.sh loads and unloads the module itself
 	case $t in rasync_module.sh) ;; *) ensure_module ;; esac
 
+	prog=${t%@*} fs=ext4 where=$RASYNC_SCRATCH
+	set --
+	case $t in
+	*@raw) fs=raw where=$(disk_of raw) && set -- "RASYNC_BLKDEV=$where" ;;
+	*@*)
+		fs=${t#*@} where=$(disk_of "$fs")
+		set -- "RASYNC_SCRATCH=$where" \
+			"RASYNC_STRESS_TIME=${RASYNC_STRESS_TIME:-${RASYNC_MATRIX_STRESS_TIME:-5}}"
+		;;
+	esac
+	echo "# $t: on $fs (${where:-not mounted})"
+
 	start=$(date +%s)
-	if [ -x "$DIR/$t" ]; then
-		run_prog "$DIR/$t" "$out"
+	if [ -z "$where" ]; then
+		echo "1..0 # SKIP $fs is not mounted in this guest" >"$out"
+		RC=4
+		show_new "$out" 0 all
+	elif [ -x "$DIR/$prog" ]; then
+		run_prog "$out" "$@" "$DIR/$prog"
 	else
-		echo "$t: not found in $DIR" >"$out"
+		echo "$prog: not found in $DIR" >"$out"
 		RC=1
 		show_new "$out" 0 all
 	fi
