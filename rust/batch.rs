@@ -80,8 +80,14 @@ impl FolioBatch {
     pub(crate) fn pop(&mut self) -> Option<ARef<Folio>> {
         let n = self.len().checked_sub(1)?;
         let p = self.fb.as_mut_ptr();
-        // SAFETY: Entry `n` is below `nr`, so initialised (type invariant).
-        let folio = unsafe { (*p).folios[n] };
+        // SAFETY: Entry `n` is below `nr`, which is at most the array size,
+        // so it is in the array and initialised (type invariant).
+        let folio = unsafe {
+            addr_of_mut!((*p).folios)
+                .cast::<*mut bindings::folio>()
+                .add(n)
+                .read()
+        };
         // SAFETY: `n` fits `nr`'s type, being below it.
         unsafe { (*p).nr = n as u8 };
         // SAFETY: The batch owned a reference on `folio` (type invariant)

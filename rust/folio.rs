@@ -52,8 +52,10 @@ impl Folio {
     #[inline]
     fn flags(&self) -> &AtomicUsize {
         // SAFETY: The folio is alive for `&self` (type invariant); `flags` is
-        // an aligned `unsigned long`, the size of `usize`, and every writer
-        // uses atomic bit operations on it.
+        // an aligned `unsigned long`, the size of `usize`, and once a folio
+        // is visible to others every writer uses atomic bit operations on it
+        // (the non-atomic `__folio_set_*()` forms are for folios nobody else
+        // can see yet, which we never hold).
         unsafe {
             AtomicUsize::from_ptr(
                 addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.flags).cast(),
@@ -104,8 +106,9 @@ impl Folio {
             return 0;
         }
         // SAFETY: The folio is alive (type invariant); a large folio's
-        // order lives in the low byte of `_flags_1` and never changes while
-        // a reference is held.
+        // order lives in the low byte of `_flags_1`, and it changes only when
+        // the folio is split, which first freezes the reference count at
+        // the value the splitter expects: our reference makes that fail.
         let flags_1 = unsafe { (*self.as_ptr()).__bindgen_anon_2.__bindgen_anon_1._flags_1 };
         (flags_1 & 0xff) as u32
     }
@@ -116,18 +119,19 @@ impl Folio {
         PAGE_SHIFT + self.order()
     }
 
-    /// `folio_size()`.
+    /// `folio_size()`: `PAGE_SIZE << order`, C's unchecked shift (an order
+    /// is far below the word size).
     #[inline]
     pub(crate) fn size(&self) -> usize {
-        1usize << self.shift()
+        1usize.wrapping_shl(self.shift())
     }
 
     /// `folio->index`: the folio's first page offset in its file.
     #[inline]
     pub(crate) fn index(&self) -> usize {
-        // SAFETY: The folio is alive (type invariant); `index` is stable
-        // while it is in the page cache, and we only use it for folios
-        // looked up there.
+        // SAFETY: The folio is alive (type invariant); `index` does not
+        // change while a reference is held (truncation leaves it, and a
+        // split, which our reference prevents, keeps the head's).
         unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.index }
     }
 

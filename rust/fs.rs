@@ -60,23 +60,27 @@ impl File {
     /// `f_ra.prev_pos`: where the previous read of this file ended.
     #[inline]
     pub(crate) fn ra_prev_pos(&self) -> i64 {
-        // SAFETY: A plain read of a readahead hint (type invariant), as C
-        // does it.
-        unsafe { *self.ra_prev_pos_ptr() }
+        // SAFETY: The field is inside the open file (type invariant).
+        // Readers of one file race on it, as in C, where it is a hint: the
+        // volatile access is C's READ_ONCE(), a whole aligned word.
+        unsafe { core::ptr::read_volatile(self.ra_prev_pos_ptr()) }
     }
 
     /// Sets `f_ra.prev_pos`.
     #[inline]
     pub(crate) fn set_ra_prev_pos(&self, pos: i64) {
-        // SAFETY: As in `ra_prev_pos`.
-        unsafe { *self.ra_prev_pos_ptr() = pos }
+        // SAFETY: As in `ra_prev_pos`; C's WRITE_ONCE().
+        unsafe { core::ptr::write_volatile(self.ra_prev_pos_ptr(), pos) }
     }
 
     /// `file_accessed()`: updates the access time unless `O_NOATIME`.
     #[inline]
     pub(crate) fn accessed(&self) {
-        // SAFETY: The file is open (type invariant).
-        let flags = unsafe { (*self.as_ptr()).f_flags };
+        // SAFETY: The file is open (type invariant).  fcntl(F_SETFL) may
+        // change `f_flags` meanwhile (under `f_lock`, which C's
+        // file_accessed() does not take either): a volatile read, C's
+        // READ_ONCE(), of one aligned word.
+        let flags = unsafe { core::ptr::read_volatile(addr_of_mut!((*self.as_ptr()).f_flags)) };
         if flags & bindings::O_NOATIME == 0 {
             // SAFETY: `f_path` of an open file is valid.
             unsafe { ffi::touch_atime(addr_of_mut!((*self.as_ptr()).f_path)) }

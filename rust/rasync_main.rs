@@ -38,8 +38,9 @@ module! {
     license: "GPL",
 }
 
-/// The hook's entry point, called by `filemap_read()` under SRCU for files
-/// with `FOP_BUFFER_RASYNC`.  The only place raw pointers become types.
+/// The hook's entry point, called by `filemap_read()` (holding the hook's
+/// `percpu_ref`) for files with `FOP_BUFFER_RASYNC`.  The only place raw
+/// pointers become types.
 ///
 /// # Safety
 ///
@@ -49,8 +50,9 @@ unsafe extern "C" fn rasync_read(
     iter: *mut bindings::iov_iter,
     already_read: isize,
 ) -> isize {
-    // SAFETY: `rasync_hook_only` is a C `bool` module parameter; this is
-    // C's READ_ONCE() of it.
+    // SAFETY: `rasync_hook_only` is a C `bool` (0 or 1) module parameter
+    // that param_set_bool() stores with a plain byte store; a relaxed atomic
+    // byte load is the instruction C's READ_ONCE() of it is.
     let hook_only = unsafe { AtomicBool::from_ptr(addr_of_mut!(ffi::rasync_hook_only)) }
         .load(Ordering::Relaxed);
     if hook_only {

@@ -215,7 +215,7 @@ fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: 
 /// `pos_same_folio()`.
 fn same_folio(pos1: i64, pos2: i64, folio: &Folio) -> bool {
     let shift = folio.shift();
-    pos1 >> shift == pos2 >> shift
+    pos1.wrapping_shr(shift) == pos2.wrapping_shr(shift)
 }
 
 /// `filemap_read()` for a file that opted in to async buffered reads.
@@ -271,8 +271,9 @@ pub(crate) fn filemap_read(iocb: &Kiocb, iter: &mut IovIter, mut already_read: i
             }
             for (i, folio) in folios.iter().enumerate() {
                 let fsize = folio.size();
-                let offset = (iocb.pos() as usize) & (fsize - 1);
-                let bytes = (end_offset.wrapping_sub(iocb.pos()) as usize).min(fsize - offset);
+                let offset = (iocb.pos() as usize) & fsize.wrapping_sub(1);
+                let bytes =
+                    (end_offset.wrapping_sub(iocb.pos()) as usize).min(fsize.wrapping_sub(offset));
 
                 if end_offset < folio.pos() {
                     break;

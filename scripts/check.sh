@@ -62,11 +62,16 @@ for spec in ext4-1k:512 xfs:512 btrfs:512 f2fs:512 raw:64; do
 	letter=$(echo "$letter" | tr 'a-y' 'b-z')
 done
 
+# RASYNC_CHECK_AFTER: a guest command run after the suite, keeping its exit
+# status; e.g. 'echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT' (lkdtm)
+# shows that a splat after the last test still fails the check.
+guest_cmd="/selftests/run_tests.sh $*"
+[ -z "${RASYNC_CHECK_AFTER:-}" ] || guest_cmd+="; rc=\$?; ${RASYNC_CHECK_AFTER}; exit \$rc"
 echo "# guest suite (debug kernel)"
 glog="$RASYNC_ROOT/out/debug/guest.log"
 bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" "${disk_args[@]}" \
 	--append "rasync_disks=$matrix" --mem 2048 --timeout "${RASYNC_CHECK_TIMEOUT:-3000}" \
-	--console "$RASYNC_ROOT/out/debug/console.log" -- /selftests/run_tests.sh "$@" | tee "$glog"
+	--console "$RASYNC_ROOT/out/debug/console.log" -- "$guest_cmd" | tee "$glog"
 grc=${PIPESTATUS[0]}
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$glog" | tail -1)
 if [ -z "$summary" ]; then

@@ -488,8 +488,23 @@ static int wait_timeout(pid_t pid, int *status, double end)
 	}
 }
 
+/*
+ * "some" stall time of /proc/pressure/memory in us (CONFIG_PSI), or -1:
+ * refault reads, rasync's included, are accounted as memory stalls.
+ */
+static long long psi_memory_some_us(void)
+{
+	char buf[512], *p;
+
+	if (ru_read_str("/proc/pressure/memory", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "total=");
+	return p ? strtoll(p + 6, NULL, 10) : -1;
+}
+
 TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 {
+	long long psi0 = psi_memory_some_us(), psi1;
 	double t0, budget = time_budget(TIME_BUDGET), end;
 	long long v0[VM_NR], v1[VM_NR], locked = -1, leave, steal, refaults;
 	long ooms0, ooms;
@@ -611,6 +626,12 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 		_metadata->name, reads, now_s() - t0, bytes >> 20, READERS,
 		locked >> 20, steal, refaults,
 		ooms0 >= 0 && ooms >= 0 ? ooms - ooms0 : -1);
+	psi1 = psi_memory_some_us();
+	if (psi0 >= 0 && psi1 >= 0)
+		TH_LOG("/proc/pressure/memory some total: %lld us before, %lld us after (+%lld us of memory stalls)",
+		       psi0, psi1, psi1 - psi0);
+	else
+		TH_LOG("/proc/pressure/memory: not available (kernel without CONFIG_PSI)");
 	if (ooms0 >= 0 && ooms > ooms0)
 		TH_LOG("the OOM killer killed %ld task(s) during the reads%s",
 		       ooms - ooms0, hog_oom ? " (the hog)" : "");

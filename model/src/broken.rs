@@ -4,7 +4,10 @@
 //! change, that the model must catch.  They are written against the same
 //! [`FolioWaitQueue`] trait so that they run on the same model.
 
-use crate::model::{list_del, EntryId, WaitPageKey, World};
+use crate::model::{
+    io_async_buf_func_with, wake_page_function_shared_with, wake_page_function_with, EntryId,
+    WaitPageKey, World,
+};
 use crate::protocol::{FolioWaitQueue, Outcome};
 
 /// The v1 race of the 2020 series ("Fix a potential race with
@@ -109,19 +112,7 @@ pub(crate) fn io_async_buf_func_full_match(
     list: &mut Vec<EntryId>,
     key: &mut WaitPageKey,
 ) -> i32 {
-    let e = &w.entries[id];
-    if !wake_page_match_full_only(
-        e.folio,
-        e.bit_nr,
-        key.folio,
-        key.bit_nr,
-        &mut key.page_match,
-    ) {
-        return 0;
-    }
-    w.callback(id, key);
-    list_del(list, id);
-    1
+    io_async_buf_func_with(wake_page_match_full_only, w, id, list, key)
 }
 
 /// A non-exclusive sleeper's wake function with
@@ -132,17 +123,64 @@ pub(crate) fn wake_page_function_full_match(
     list: &mut Vec<EntryId>,
     key: &mut WaitPageKey,
 ) -> i32 {
-    let e = &w.entries[id];
-    if !wake_page_match_full_only(
-        e.folio,
-        e.bit_nr,
-        key.folio,
-        key.bit_nr,
-        &mut key.page_match,
-    ) {
-        return 0;
+    wake_page_function_shared_with(wake_page_match_full_only, w, id, list, key)
+}
+
+/// `page_match` read as "an entry of this folio stays queued": it is set
+/// only for a folio match that is *not* woken (another bit of the folio),
+/// since a woken entry leaves the queue anyway.  That holds while the walk
+/// visits the whole queue (every scenario without an exclusive waiter
+/// passes with it), but an exclusive wake-up ends the walk: the entries
+/// after it are never matched, the woken entry did not set `page_match`,
+/// and `folio_wake_bit()` clears `PG_waiters` under the entries left
+/// queued.  (The v1 bug, [`wake_page_match_full_only`], cannot break that
+/// case: the entry that ends the walk matches the bit too.)
+pub(crate) fn wake_page_match_unwoken_only<F: PartialEq>(
+    folio: F,
+    bit: i32,
+    key_folio: F,
+    key_bit: i32,
+    page_match: &mut i32,
+) -> bool {
+    if folio != key_folio {
+        return false;
     }
-    w.callback(id, key);
-    list_del(list, id);
-    0
+    if bit != key_bit {
+        *page_match = 1;
+        return false;
+    }
+    // BUG: no `*page_match = 1` for the entry that is woken.
+    true
+}
+
+/// `io_async_buf_func()` with [`wake_page_match_unwoken_only`].
+pub(crate) fn io_async_buf_func_unwoken_match(
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    io_async_buf_func_with(wake_page_match_unwoken_only, w, id, list, key)
+}
+
+/// A non-exclusive sleeper's wake function with
+/// [`wake_page_match_unwoken_only`].
+pub(crate) fn wake_page_function_shared_unwoken_match(
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    wake_page_function_shared_with(wake_page_match_unwoken_only, w, id, list, key)
+}
+
+/// `folio_lock()`'s `wake_page_function()` with
+/// [`wake_page_match_unwoken_only`].
+pub(crate) fn wake_page_function_unwoken_match(
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    wake_page_function_with(wake_page_match_unwoken_only, w, id, list, key)
 }

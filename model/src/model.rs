@@ -11,7 +11,14 @@
 //! (relaxed), `folio_set_waiters()` / `folio_clear_waiters()` are
 //! `set_bit()` / `clear_bit()` (relaxed RMW), `folio_unlock()` and
 //! `__folio_end_writeback()` are `folio_xor_flags_has_waiters()` (release RMW
-//! returning the old flags).
+//! returning the old flags).  The exclusive waiters of `folio_lock()` add
+//! `test_and_set_bit()` (fully ordered RMW: acq-rel here) for the handoff
+//! and the sleeper's own lock attempts, `wait->flags` written by the waker
+//! with `smp_store_release()` and read by the sleeper with
+//! `smp_load_acquire()` (plain reads and writes elsewhere: loom
+//! `unsync_load` and relaxed stores), and `list_del_init_careful()` /
+//! `list_empty_careful()` (release / acquire) between the waker's unlink
+//! and the sleeper's `finish_wait()`.
 //!
 //! Every model operation appends to a ghost trace (a std mutex, invisible to
 //! loom's scheduler), which the post-condition checks print when they fail:
@@ -21,9 +28,10 @@ use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 
 use loom::cell::UnsafeCell;
+use loom::sync::atomic::AtomicBool;
 use loom::sync::atomic::AtomicU32;
 use loom::sync::atomic::AtomicUsize;
-use loom::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use loom::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use loom::sync::{Mutex, MutexGuard, Notify};
 
 use crate::protocol::{self, FolioWaitQueue, Outcome};
@@ -44,6 +52,12 @@ pub(crate) const LOCKED: u32 = bit(PG_LOCKED);
 pub(crate) const WRITEBACK: u32 = bit(PG_WRITEBACK);
 pub(crate) const WAITERS: u32 = bit(PG_WAITERS);
 
+/// `wait_queue_entry_t::flags`, include/linux/wait.h.
+pub(crate) const WQ_FLAG_EXCLUSIVE: u32 = 0x01;
+pub(crate) const WQ_FLAG_WOKEN: u32 = 0x02;
+pub(crate) const WQ_FLAG_CUSTOM: u32 = 0x04;
+pub(crate) const WQ_FLAG_DONE: u32 = 0x08;
+
 /// Index of a folio in [`World::folios`]; stands for `struct folio *`.
 pub(crate) type FolioId = usize;
 /// Index of a wait entry in [`World::entries`].
@@ -62,6 +76,10 @@ pub(crate) struct WaitPageKey {
 /// queue's list, which it may unlink its own entry from.
 pub(crate) type WakeFn = fn(&World, EntryId, &mut Vec<EntryId>, &mut WaitPageKey) -> i32;
 
+/// The signature of `protocol::wake_page_match()`, so that wake functions
+/// can be instantiated with a broken variant of it.
+pub(crate) type MatchFn = fn(FolioId, i32, FolioId, i32, &mut i32) -> bool;
+
 /// A folio: its flags word and, as ghost state, who holds `PG_locked`.
 pub(crate) struct Folio {
     flags: AtomicU32,
@@ -79,8 +97,16 @@ pub(crate) struct Entry {
     pub(crate) bit_nr: i32,
     func: WakeFn,
     callbacks: AtomicUsize,
-    /// The task_work the callback queues: the retry waits for it.
+    /// The task_work the callback queues (the retry waits for it), or the
+    /// `wake_up_state()` of a sleeping task.
     task_work: Notify,
+    /// `wait->flags` (`WQ_FLAG_*`).  Always 0 for io_uring's entries; set by
+    /// a `folio_lock()` sleeper before it queues and updated by its waker.
+    flags: AtomicU32,
+    /// `!list_empty_careful(&wait->entry)`, as a lockless reader sees it.
+    /// Maintained for `folio_lock()` sleepers, the only entries whose
+    /// `finish_wait()` tests it.
+    linked: AtomicBool,
 }
 
 /// `wait_queue_head_t`: `q->lock` and the list it protects.  The list is a
@@ -112,6 +138,24 @@ pub(crate) fn fmt_flags(flags: u32) -> String {
             names.push(name);
         }
     }
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+fn fmt_wq_flags(flags: u32) -> String {
+    let names: Vec<_> = [
+        (WQ_FLAG_EXCLUSIVE, "EXCLUSIVE"),
+        (WQ_FLAG_WOKEN, "WOKEN"),
+        (WQ_FLAG_CUSTOM, "CUSTOM"),
+        (WQ_FLAG_DONE, "DONE"),
+    ]
+    .into_iter()
+    .filter(|&(mask, _)| flags & mask != 0)
+    .map(|(_, name)| name)
+    .collect();
     if names.is_empty() {
         "0".into()
     } else {
@@ -157,6 +201,8 @@ impl World {
                     func,
                     callbacks: AtomicUsize::new(0),
                     task_work: Notify::new(),
+                    flags: AtomicU32::new(0),
+                    linked: AtomicBool::new(false),
                 })
                 .collect(),
             trace: std::sync::Mutex::new(Vec::new()),
@@ -262,6 +308,147 @@ impl World {
         ));
     }
 
+    /// Setup: `entry` already sleeps in `folio_lock()` (see
+    /// [`World::folio_lock`]): exclusive, a lock handoff if `handoff`,
+    /// queued (at the tail) with `PG_waiters` set.
+    pub(crate) fn init_queued_exclusive(&self, entry: EntryId, handoff: bool) {
+        let e = &self.entries[entry];
+        let flags = folio_lock_wq_flags(handoff);
+        e.flags.store(flags, Relaxed);
+        e.linked.store(true, Relaxed);
+        self.log(format!(
+            "setup: {} sleeps in folio_lock({}), wait->flags {}",
+            e.name,
+            self.folio_name(e.folio),
+            fmt_wq_flags(flags)
+        ));
+        self.init_queued(entry);
+    }
+
+    /// `test_bit()` (relaxed) of the waker's key, in `wake_page_function()`.
+    fn test_bit(&self, folio: FolioId, nr: i32) -> bool {
+        self.folios[folio].flags.load(Relaxed) & bit(nr) != 0
+    }
+
+    /// `test_and_set_bit(PG_locked)` (fully ordered) by `who`, taking the
+    /// lock for `owner`: `who` itself, or the sleeper a waker hands it to.
+    /// Returns the old bit, as the kernel does.
+    fn test_and_set_locked(&self, folio: FolioId, who: &str, owner: &'static str) -> bool {
+        let f = &self.folios[folio];
+        let old = f.flags.fetch_or(LOCKED, AcqRel);
+        let was_set = old & LOCKED != 0;
+        self.log(format!(
+            "{who}: test_and_set_bit({}, PG_locked) for {owner} -> {} (old flags {})",
+            self.folio_name(folio),
+            if was_set { "failed" } else { "won" },
+            fmt_flags(old)
+        ));
+        if !was_set {
+            // SAFETY: `owner` holds PG_locked now, taken by `who` for it.
+            f.owner.with_mut(|o| unsafe {
+                assert_eq!(*o, None, "two holders of PG_locked");
+                *o = Some(owner);
+            });
+        }
+        was_set
+    }
+
+    /// `folio_lock()` by the sleeper `entry` (its `bit_nr` is PG_locked):
+    /// `folio_trylock()`, else [`World::folio_lock_wait`].  Returns how often
+    /// the entry was queued.
+    pub(crate) fn folio_lock(&self, entry: EntryId, handoff: bool) -> usize {
+        let e = &self.entries[entry];
+        if self.folio_trylock(e.folio, e.name) {
+            return 0;
+        }
+        self.folio_lock_wait(entry, handoff, false)
+    }
+
+    /// `__folio_lock()` -> `folio_wait_bit_common(folio, PG_locked, ...,
+    /// EXCLUSIVE)`, mm/filemap.c: under q->lock set `PG_waiters` and
+    /// `folio_trylock_flag()` (`test_and_set_bit()`), queue at the tail if
+    /// that failed; sleep until `WQ_FLAG_WOKEN`; done if the waker handed
+    /// over the lock (`WQ_FLAG_DONE`), else `test_and_set_bit()` and
+    /// `goto repeat` if that fails; `finish_wait()`.  `handoff` stands for
+    /// `--unfairness < 0` (`WQ_FLAG_CUSTOM`) on every pass; `queued` starts
+    /// in the sleep of [`World::init_queued_exclusive`].  Returns holding
+    /// the lock, and how often the entry was queued.
+    pub(crate) fn folio_lock_wait(&self, entry: EntryId, handoff: bool, queued: bool) -> usize {
+        let e = &self.entries[entry];
+        let (folio, who) = (e.folio, e.name);
+        let q = self.queue_of(folio);
+        let mut nr_queued = usize::from(queued);
+        let mut skip_queueing = queued;
+        'repeat: loop {
+            if !skip_queueing {
+                let flags = folio_lock_wq_flags(handoff);
+                e.flags.store(flags, Relaxed);
+                let _g = q.lock.lock().unwrap();
+                let old = self.folios[folio].flags.fetch_or(WAITERS, Relaxed);
+                self.log(format!(
+                    "{who}: folio_lock({}) slow path: queue lock, set PG_waiters (old flags {})",
+                    self.folio_name(folio),
+                    fmt_flags(old)
+                ));
+                // folio_trylock_flag()
+                if self.test_and_set_locked(folio, who, who) {
+                    // SAFETY: `q.lock` is held.
+                    q.list.with_mut(|l| unsafe { (*l).push(entry) });
+                    e.linked.store(true, Relaxed);
+                    nr_queued += 1;
+                    self.log(format!(
+                        "{who}: queued exclusive at the tail, wait->flags {}",
+                        fmt_wq_flags(flags)
+                    ));
+                } else {
+                    e.flags.store(flags | WQ_FLAG_WOKEN | WQ_FLAG_DONE, Relaxed);
+                }
+            }
+            skip_queueing = false;
+            loop {
+                let flags = e.flags.load(Acquire);
+                if flags & WQ_FLAG_WOKEN == 0 {
+                    e.task_work.wait();
+                    continue;
+                }
+                if flags & WQ_FLAG_DONE != 0 {
+                    break 'repeat;
+                }
+                if self.test_and_set_locked(folio, who, who) {
+                    continue 'repeat;
+                }
+                e.flags.store(flags | WQ_FLAG_DONE, Relaxed);
+                break 'repeat;
+            }
+        }
+        // finish_wait(): unlink unless list_empty_careful().
+        if e.linked.load(Acquire) {
+            let _g = q.lock.lock().unwrap();
+            // SAFETY: `q.lock` is held.
+            q.list.with_mut(|l| unsafe { (*l).retain(|&x| x != entry) });
+            e.linked.store(false, Relaxed);
+            self.log(format!("{who}: finish_wait() under the queue lock"));
+        }
+        let owner = self.owner(folio);
+        self.log(format!(
+            "{who}: folio_lock({}) returns after {nr_queued} queueings, owner {owner:?}",
+            self.folio_name(folio)
+        ));
+        if owner != Some(who) {
+            self.fail(&format!(
+                "{who}: folio_lock() returned but {who} does not hold the lock"
+            ));
+        }
+        nr_queued
+    }
+
+    /// `list_del_init_careful(&wait->entry)`: unlink, then publish the
+    /// empty entry to a lockless `list_empty_careful()` (release).
+    fn list_del_init_careful(&self, list: &mut Vec<EntryId>, id: EntryId) {
+        list_del(list, id);
+        self.entries[id].linked.store(false, Release);
+    }
+
     /// `folio_trylock()` (`test_and_set_bit_lock()`, acquire) by `who`.
     pub(crate) fn folio_trylock(&self, folio: FolioId, who: &'static str) -> bool {
         let f = &self.folios[folio];
@@ -337,7 +524,7 @@ impl World {
         // SAFETY: `q.lock` is held.
         q.list.with_mut(|l| {
             let list = unsafe { &mut *l };
-            self.wake_up_locked_key(list, &mut key);
+            self.wake_up_locked_key(list, &mut key, who);
             // "if (!waitqueue_active(q) || !key.page_match)"
             if list.is_empty() || key.page_match == 0 {
                 let old = self.folios[folio].flags.fetch_and(!WAITERS, Relaxed);
@@ -357,21 +544,45 @@ impl World {
         });
     }
 
-    /// `__wake_up_locked_key()` -> `__wake_up_common()`: walk the list
-    /// "safely" (the current entry may unlink itself), stop on a negative
-    /// return.  There are no exclusive entries in the model, so
-    /// `nr_exclusive` never runs out.
-    fn wake_up_locked_key(&self, list: &mut Vec<EntryId>, key: &mut WaitPageKey) {
+    /// `__wake_up_locked_key()` -> `__wake_up_common()` with
+    /// `nr_exclusive` = 1: walk the list "safely" (the current entry may
+    /// unlink itself); stop on a negative return, or after the first entry
+    /// that was `WQ_FLAG_EXCLUSIVE` (read before its wake function ran) and
+    /// returned a positive value.  Entries after the stop are not visited,
+    /// so their `wake_page_match()` does not set `page_match`.
+    fn wake_up_locked_key(&self, list: &mut Vec<EntryId>, key: &mut WaitPageKey, who: &str) {
+        let mut nr_exclusive = 1;
         let mut i = 0;
         while i < list.len() {
             let id = list[i];
-            let ret = (self.entries[id].func)(self, id, list, key);
+            let e = &self.entries[id];
+            // "unsigned flags = curr->flags": a plain read under q->lock.
+            // SAFETY: A sleeper writes its flags before it queues (under
+            // q->lock, so before this walk) or after its waker set
+            // WQ_FLAG_WOKEN (and, under this lock, unlinked it); loom's
+            // `unsync_load` reports any store not ordered before this read.
+            let flags = unsafe { e.flags.unsync_load() };
+            let ret = (e.func)(self, id, list, key);
             if list.get(i) == Some(&id) {
                 i += 1;
             } else {
                 assert!(!list.contains(&id), "wake function unlinked another entry");
             }
-            if ret < 0 {
+            let stop = if ret < 0 {
+                Some("returned -1")
+            } else if ret > 0 && flags & WQ_FLAG_EXCLUSIVE != 0 {
+                nr_exclusive -= 1;
+                (nr_exclusive == 0).then_some("exclusive wake-up, nr_exclusive 0")
+            } else {
+                None
+            };
+            if let Some(why) = stop {
+                let rest: Vec<_> = list[i..].iter().map(|&r| self.entries[r].name).collect();
+                self.log(format!(
+                    "{who}: walk stops at {} ({why}); not visited: [{}]",
+                    e.name,
+                    rest.join(", ")
+                ));
                 break;
             }
         }
@@ -431,6 +642,26 @@ impl World {
     }
 }
 
+/// The `wait->flags` of `folio_wait_bit_common()`'s EXCLUSIVE behaviour:
+/// `WQ_FLAG_EXCLUSIVE`, plus `WQ_FLAG_CUSTOM` (lock handoff) once
+/// `--unfairness < 0`.
+fn folio_lock_wq_flags(handoff: bool) -> u32 {
+    WQ_FLAG_EXCLUSIVE | if handoff { WQ_FLAG_CUSTOM } else { 0 }
+}
+
+/// `wake_page_match(wait_page, key)` of entry `id`, with the match
+/// function `m` (the protocol's or a broken variant).
+fn matches(m: MatchFn, w: &World, id: EntryId, key: &mut WaitPageKey) -> bool {
+    let e = &w.entries[id];
+    m(
+        e.folio,
+        e.bit_nr,
+        key.folio,
+        key.bit_nr,
+        &mut key.page_match,
+    )
+}
+
 /// io_uring's `io_async_buf_func()` (io_uring/rw.c): `wake_page_match()`
 /// from `rust/protocol.rs`; on a match, clear IOCB_WAITQ and queue the retry
 /// (the counted callback), unlink the entry, return 1.
@@ -440,14 +671,18 @@ pub(crate) fn io_async_buf_func(
     list: &mut Vec<EntryId>,
     key: &mut WaitPageKey,
 ) -> i32 {
-    let e = &w.entries[id];
-    if !protocol::wake_page_match(
-        e.folio,
-        e.bit_nr,
-        key.folio,
-        key.bit_nr,
-        &mut key.page_match,
-    ) {
+    io_async_buf_func_with(protocol::wake_page_match, w, id, list, key)
+}
+
+/// [`io_async_buf_func`] with the match function `m`.
+pub(crate) fn io_async_buf_func_with(
+    m: MatchFn,
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    if !matches(m, w, id, key) {
         return 0;
     }
     w.callback(id, key);
@@ -455,28 +690,90 @@ pub(crate) fn io_async_buf_func(
     1
 }
 
-/// `wake_page_function()` for a non-exclusive sleeper, e.g. a
-/// `folio_wait_writeback()` waiter: `wake_page_match()`, wake, unlink,
-/// return 0 (not exclusive).
+/// `wake_page_function()` for a non-exclusive sleeper that is not a thread
+/// of the model, e.g. a `folio_wait_writeback()` waiter: `wake_page_match()`,
+/// wake, unlink, return 0 (not exclusive).  [`wake_page_function`] with
+/// `wait->flags` 0, less the `WQ_FLAG_WOKEN` store that only a modelled
+/// sleeping thread would read.
 pub(crate) fn wake_page_function_shared(
     w: &World,
     id: EntryId,
     list: &mut Vec<EntryId>,
     key: &mut WaitPageKey,
 ) -> i32 {
-    let e = &w.entries[id];
-    if !protocol::wake_page_match(
-        e.folio,
-        e.bit_nr,
-        key.folio,
-        key.bit_nr,
-        &mut key.page_match,
-    ) {
+    wake_page_function_shared_with(protocol::wake_page_match, w, id, list, key)
+}
+
+/// [`wake_page_function_shared`] with the match function `m`.
+pub(crate) fn wake_page_function_shared_with(
+    m: MatchFn,
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    if !matches(m, w, id, key) {
         return 0;
     }
     w.callback(id, key);
     list_del(list, id);
     0
+}
+
+/// `wake_page_function()`, mm/filemap.c, as `folio_lock()`'s sleepers
+/// ([`World::folio_lock`]) use it: on a match, an exclusive entry stops the
+/// walk (-1, staying queued) if the bit is set again; a lock handoff entry
+/// (`WQ_FLAG_CUSTOM`) has the waker take the bit for it (-1 if that fails)
+/// and gets `WQ_FLAG_DONE`; then store `WQ_FLAG_WOKEN` (release), wake the
+/// task, unlink (`list_del_init_careful()`), return whether exclusive.
+pub(crate) fn wake_page_function(
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    wake_page_function_with(protocol::wake_page_match, w, id, list, key)
+}
+
+/// [`wake_page_function`] with the match function `m`.
+pub(crate) fn wake_page_function_with(
+    m: MatchFn,
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+) -> i32 {
+    if !matches(m, w, id, key) {
+        return 0;
+    }
+    let e = &w.entries[id];
+    // SAFETY: As for the walk's read in `wake_up_locked_key`.
+    let mut flags = unsafe { e.flags.unsync_load() };
+    if flags & WQ_FLAG_EXCLUSIVE != 0 {
+        if w.test_bit(key.folio, key.bit_nr) {
+            w.log(format!(
+                "  wake {}: matches, exclusive, but {} is set again -> -1, stays queued",
+                e.name,
+                bit_name(key.bit_nr)
+            ));
+            return -1;
+        }
+        if flags & WQ_FLAG_CUSTOM != 0 {
+            assert_eq!(key.bit_nr, PG_LOCKED, "lock handoff of another bit");
+            if w.test_and_set_locked(key.folio, "  wake", e.name) {
+                w.log(format!(
+                    "  wake {}: handoff failed -> -1, stays queued",
+                    e.name
+                ));
+                return -1;
+            }
+            flags |= WQ_FLAG_DONE;
+        }
+    }
+    e.flags.store(flags | WQ_FLAG_WOKEN, Release);
+    w.callback(id, key);
+    w.list_del_init_careful(list, id);
+    i32::from(flags & WQ_FLAG_EXCLUSIVE != 0)
 }
 
 /// `list_del_init(&wait->entry)`.

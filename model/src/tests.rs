@@ -16,8 +16,8 @@ use loom::thread;
 use crate::broken;
 use crate::model::{
     check_lock_outcome, check_lock_outcome_after, check_wait_outcome, io_async_buf_func,
-    wake_page_function_shared, AsyncWait, EntryId, WakeFn, World, LOCKED, PG_LOCKED, PG_WRITEBACK,
-    WRITEBACK,
+    wake_page_function, wake_page_function_shared, AsyncWait, EntryId, WakeFn, World, LOCKED,
+    PG_LOCKED, PG_WRITEBACK, WRITEBACK,
 };
 use crate::protocol::{self, Outcome};
 
@@ -43,6 +43,8 @@ struct Variant {
     async_func: WakeFn,
     /// Wake function of other sleepers (the writeback waiter).
     sleeper_func: WakeFn,
+    /// Wake function of `folio_lock()`'s exclusive sleepers.
+    excl_func: WakeFn,
     /// Assert the queue lock in `enqueue`/`dequeue`.
     check_lock_held: bool,
 }
@@ -52,6 +54,7 @@ const PROTOCOL: Variant = Variant {
     wait: wait_unlocked_async,
     async_func: io_async_buf_func,
     sleeper_func: wake_page_function_shared,
+    excl_func: wake_page_function,
     check_lock_held: true,
 };
 
@@ -383,6 +386,110 @@ fn retry_loop(v: Variant) -> impl Fn(&Seen) + Sync + Send + 'static {
     }
 }
 
+/// How S, the `folio_lock()` sleeper of f, waits.
+#[derive(Clone, Copy)]
+struct Sleeper {
+    /// Already queued (ahead of R) when the threads start; else S runs
+    /// `folio_lock()` from the start, racing with T0 and R.
+    queued: bool,
+    /// Lock handoff (`WQ_FLAG_CUSTOM`), else a plain exclusive waiter that
+    /// takes the lock itself once woken (and requeues if that fails).
+    handoff: bool,
+}
+
+/// f. Exclusive waiters.  T0 holds X's lock and unlocks it; S sleeps in
+/// `folio_lock(X)` and, once it holds X, unlocks it; R, io_uring's entry,
+/// runs `lock_async` on X (unlocking X if it won) if `r_locks`, else
+/// `wait_unlocked_async`.  When a walk wakes S it stops there, so R queued
+/// behind S is not visited: only S's `page_match` keeps `PG_waiters` set
+/// for R, and S's unlock must call R back.  R is called back once per
+/// `Queued`, S is woken once per queueing (a lost wake-up of S is a loom
+/// deadlock), the lock has one owner at a time (ghost owner, asserted on
+/// every lock and unlock), and at the end X is unlocked with nothing queued.
+fn exclusive_sleeper(
+    v: Variant,
+    r_locks: bool,
+    sl: Sleeper,
+) -> impl Fn(&Seen) + Sync + Send + 'static {
+    const S: EntryId = 0;
+    const R: EntryId = 1;
+    move |seen| {
+        let w = Arc::new(World::new(
+            &[0],
+            &[
+                ("S", X, PG_LOCKED, v.excl_func),
+                ("R", X, PG_LOCKED, v.async_func),
+            ],
+        ));
+        w.init_flags(X, LOCKED);
+        w.init_owner(X, "T0");
+        if sl.queued {
+            w.init_queued_exclusive(S, sl.handoff);
+        }
+        let t0 = spawn_unlock(&w, X, "T0");
+        let ws = w.clone();
+        let s = thread::spawn(move || {
+            let queued = if sl.queued {
+                ws.folio_lock_wait(S, sl.handoff, true)
+            } else {
+                ws.folio_lock(S, sl.handoff)
+            };
+            ws.folio_unlock(X, "S");
+            queued
+        });
+        let wr = w.clone();
+        let r = thread::spawn(move || {
+            let q = v.entry(&wr, R);
+            if r_locks {
+                let out = (v.lock)(&q);
+                if out != Outcome::Queued {
+                    check_lock_outcome_after(&wr, R, out, 0);
+                    wr.folio_unlock(X, "R");
+                }
+                (out, false)
+            } else {
+                let out = (v.wait)(&q);
+                (out, q.saw_unlocked())
+            }
+        });
+        t0.join().unwrap();
+        let s_queued = s.join().unwrap();
+        let (out, saw_unlocked) = r.join().unwrap();
+        if !r_locks {
+            check_wait_outcome(&w, R, out, saw_unlocked);
+        } else if out == Outcome::Queued {
+            check_lock_outcome(&w, R, out);
+        } else if w.callbacks(R) != 0 || w.is_queued(R) {
+            w.fail(&format!(
+                "R got {out:?}, but was called back or is still queued"
+            ));
+        }
+        if w.callbacks(S) != s_queued {
+            w.fail(&format!(
+                "S was queued {s_queued} times but woken {} times",
+                w.callbacks(S)
+            ));
+        }
+        if w.flags(X) & LOCKED != 0 || w.owner(X).is_some() || w.is_queued(S) || w.is_queued(R) {
+            w.fail("X is still locked, or an entry is still queued, at the end");
+        }
+        w.check_quiescent();
+        saw(seen, format!("R:{out:?}"));
+        if w.traced("T0: walk stops at S (exclusive wake-up, nr_exclusive 0); not visited: [R]")
+            && w.traced("T0: folio_wake_bit(X): queue not empty, page_match=1 -> keep PG_waiters")
+        {
+            saw(seen, "T0:stopped-at-S-before-R,kept-waiters".into());
+        }
+        if w.traced("(returned -1)") {
+            saw(seen, "walk:-1".into());
+        }
+        if w.traced("wake: test_and_set_bit(X, PG_locked) for S -> won") {
+            saw(seen, "S:handed-off".into());
+        }
+        saw(seen, format!("S:queued-{s_queued}"));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The protocol of rust/protocol.rs: every interleaving is correct.
 
@@ -464,6 +571,99 @@ fn d_page_match_end_writeback_keeps_lock_waiter() {
         None,
         &["B:Now", "B:Late", "B:Queued", "E:kept-waiters"],
         page_match_end_writeback(PROTOCOL),
+    );
+}
+
+const HANDOFF_QUEUED: Sleeper = Sleeper {
+    queued: true,
+    handoff: true,
+};
+
+#[test]
+fn f_exclusive_handoff_lock_async() {
+    verify(
+        "f_exclusive_handoff_lock_async",
+        Some(3),
+        &[
+            "R:Now",
+            "R:Late",
+            "R:Queued",
+            "T0:stopped-at-S-before-R,kept-waiters",
+            "S:handed-off",
+            "walk:-1",
+        ],
+        exclusive_sleeper(PROTOCOL, true, HANDOFF_QUEUED),
+    );
+}
+
+#[test]
+fn f_exclusive_handoff_wait_unlocked_async() {
+    verify(
+        "f_exclusive_handoff_wait_unlocked_async",
+        Some(2),
+        &[
+            "R:Now",
+            "R:Late",
+            "R:Queued",
+            "T0:stopped-at-S-before-R,kept-waiters",
+            "S:handed-off",
+        ],
+        exclusive_sleeper(PROTOCOL, false, HANDOFF_QUEUED),
+    );
+}
+
+#[test]
+fn f_exclusive_handoff_racing_lock_async() {
+    // S runs folio_lock() from the start: fast path, trylock under the
+    // queue lock, or queued (behind or ahead of R).
+    verify(
+        "f_exclusive_handoff_racing_lock_async",
+        Some(3),
+        &[
+            "R:Now",
+            "R:Late",
+            "R:Queued",
+            "S:queued-0",
+            "S:queued-1",
+            "T0:stopped-at-S-before-R,kept-waiters",
+            "S:handed-off",
+            "walk:-1",
+        ],
+        exclusive_sleeper(
+            PROTOCOL,
+            true,
+            Sleeper {
+                queued: false,
+                handoff: true,
+            },
+        ),
+    );
+}
+
+#[test]
+fn f_exclusive_no_handoff_lock_async() {
+    // folio_lock() before its unfairness budget runs out: woken without the
+    // lock, S takes it itself and requeues when R got there first.
+    verify(
+        "f_exclusive_no_handoff_lock_async",
+        Some(2),
+        &[
+            "R:Now",
+            "R:Late",
+            "R:Queued",
+            "S:queued-1",
+            "S:queued-2",
+            "T0:stopped-at-S-before-R,kept-waiters",
+            "walk:-1",
+        ],
+        exclusive_sleeper(
+            PROTOCOL,
+            true,
+            Sleeper {
+                queued: true,
+                handoff: false,
+            },
+        ),
     );
 }
 
@@ -551,5 +751,23 @@ fn broken_enqueue_outside_queue_lock() {
             check_lock_held: false,
             ..PROTOCOL
         }),
+    );
+}
+
+#[test]
+fn broken_page_match_unwoken_only_exclusive() {
+    // Passes without exclusive waiters; with S's handoff ending the walk
+    // before R, PG_waiters is cleared under R.
+    let unwoken = Variant {
+        async_func: broken::io_async_buf_func_unwoken_match,
+        sleeper_func: broken::wake_page_function_shared_unwoken_match,
+        excl_func: broken::wake_page_function_unwoken_match,
+        ..PROTOCOL
+    };
+    expect_violation(
+        "broken_page_match_unwoken_only_exclusive",
+        Some(2),
+        "lost wakeup: R got Outcome::Queued but its callback fired 0 times",
+        exclusive_sleeper(unwoken, false, HANDOFF_QUEUED),
     );
 }
