@@ -194,7 +194,11 @@ rm -f "$disk"
 report=(python3 "$RASYNC_ROOT/scripts/bench_report.py" --log "$out/guest.log" --meta "$out/meta.txt"
 	--hostload "$out/hostload.txt" --out "$out")
 if [ "$PUBLISH" = 1 ]; then
-	report+=(--latest "$RASYNC_ROOT/results/latest" --readme "$RASYNC_ROOT/results/README-section.md")
+	# Instruction counts are published beside the wall-clock results.
+	pub=latest
+	[ -z "${RASYNC_ICOUNT:-}" ] || pub=icount
+	report+=(--latest "$RASYNC_ROOT/results/$pub" --readme "$RASYNC_ROOT/results/README-section-$pub.md"
+		--splice "$RASYNC_ROOT/README.md")
 fi
 rrc=0
 "${report[@]}" || rrc=$?

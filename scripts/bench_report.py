@@ -632,9 +632,31 @@ def plot_svg(summ, meta):
 
 # ---------------------------------------------------------------- README
 
+ICOUNT_HEADING = "## Benchmark: guest instructions per IO"
+
+
+def readme_heading(meta):
+    return ICOUNT_HEADING if meta.get("icount") else "## Benchmark"
+
+
 def readme_section(table, meta, guest, layout):
     rt = int(meta.get("runtime", "0") or 0)
     acc = meta.get("accel", "?").upper()
+    if meta.get("icount"):
+        return "\n".join([
+            ICOUNT_HEADING,
+            "",
+            "The same bench under `-icount shift=" + meta["icount"] + "` (`RASYNC_ICOUNT="
+            + meta["icount"] + " make bench`, published to `results/icount/`): virtual time "
+            "advances with every guest instruction, so CPU µs per IO counts guest instructions "
+            "and the ratios do not depend on what else the host runs. IOPS here are in virtual "
+            "time. Command: `" + meta.get("command", "?") + "`, " + meta.get("start", "?")
+            + ", git " + meta.get("git_head", "?") + ", bench wall time " + meta.get("wall_s", "?")
+            + " s.",
+            "",
+            table.rstrip(),
+            "",
+        ]) + "\n"
     lines = [
         "## Benchmark",
         "",
@@ -698,12 +720,38 @@ def readme_section(table, meta, guest, layout):
     return "\n".join(lines) + "\n"
 
 
+def splice_readme(path, section):
+    """Replace the section of README `path` that starts with the first line
+    of `section` (up to the next "## " heading or the end) with `section`,
+    or add it after the "## Benchmark" section: the README's benchmark text
+    is generated, never edited by hand."""
+    heading = section.split("\n", 1)[0]
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.find("\n" + heading + "\n")
+    if start < 0:
+        bench = text.find("\n## Benchmark\n")
+        if bench < 0:
+            raise SystemExit(f"{path}: no '## Benchmark' section")
+        nxt = text.find("\n## ", bench + 1)
+        start = len(text) if nxt < 0 else nxt
+        text = text[:start].rstrip("\n") + "\n\n" + heading + "\n" + text[start:]
+        start = text.find("\n" + heading + "\n")
+    start += 1
+    nxt = text.find("\n## ", start + 1)
+    end = len(text) if nxt < 0 else nxt + 1
+    tail = text[end:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:start] + section.rstrip("\n") + "\n" + ("\n" + tail if tail else ""))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", required=True)
     ap.add_argument("--meta", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--latest")
+    ap.add_argument("--splice", help="README.md whose Benchmark section is replaced")
     ap.add_argument("--readme")
     ap.add_argument("--hostload", help="lines 'epoch loadavg1 other_qemu_guests' sampled during the run")
     a = ap.parse_args()
@@ -770,8 +818,11 @@ def main():
             shutil.copyfile(os.path.join(a.out, name), os.path.join(a.latest, name))
     if a.readme:
         os.makedirs(os.path.dirname(os.path.abspath(a.readme)), exist_ok=True)
+        section = readme_section(table, meta, parsed["guest"], parsed["layout"])
         with open(a.readme, "w", encoding="utf-8") as f:
-            f.write(readme_section(table, meta, parsed["guest"], parsed["layout"]))
+            f.write(section)
+        if a.splice:
+            splice_readme(a.splice, section)
 
     print(table)
     where = a.latest or a.out
