@@ -53,7 +53,7 @@ read -r kernel initrd <<<"$guest"
 disk="$RASYNC_ROOT/out/debug/scratch.img"
 bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" 1024 >&2
 disk_args=(--disk "$disk") matrix='' letter=b
-for spec in ext4-1k:512 xfs:512 btrfs:512 f2fs:512 raw:64; do
+for spec in ext4-1k:512 xfs:512 btrfs:512 f2fs:512 raw:16; do
 	fs=${spec%%:*}
 	img="$RASYNC_ROOT/out/debug/matrix-$fs.img"
 	bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$img" "${spec#*:}" "$fs" >&2

@@ -24,7 +24,7 @@
 #include "rasync_util.h"
 
 #define DEV_SEED	0x626c6b64ULL		/* "blkd" */
-#define MAX_LEN		(128 * 1024)
+#define MAX_LEN		(192 * 1024)	/* ru_gen_mixed() has a fixed 128K+7 request */
 #define NR_RANDOM	200
 #define MAX_REQS	512
 #define QD		32
