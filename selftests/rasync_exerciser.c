@@ -114,22 +114,6 @@
 #define TIMEOUT_SLACK	120
 #define HANG_SECONDS	60
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
-static double time_budget(double def)
-{
-	const char *s = getenv("RASYNC_STRESS_TIME");
-
-	return s && *s ? strtod(s, NULL) : def;
-}
-
 /*
  * The harness timeout of a case: its budget and some slack (evaluated
  * when the case registers, before main), so RASYNC_STRESS_TIME can ask
@@ -137,7 +121,7 @@ static double time_budget(double def)
  */
 static int case_timeout(void)
 {
-	double b = time_budget(TIME_BUDGET);
+	double b = ru_time_budget(TIME_BUDGET);
 
 	return (b > 0 && b < INT_MAX / 2 ? (int)b : 0) + TIMEOUT_SLACK;
 }
@@ -1214,14 +1198,14 @@ static int verify_file(struct exer *ex)
 TEST_F_TIMEOUT(exerciser, random_ops, case_timeout())
 {
 	struct exer *ex = &self->ex;
-	double t0 = now_s(), budget = time_budget(TIME_BUDGET), dt;
+	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET), dt;
 	struct ru_stats st1, d;
 	char sbuf[512];
 	enum ex_op op;
 	unsigned int i;
 	int ret = 0;
 
-	while (!ret && now_s() - t0 < budget) {
+	while (!ret && ru_now_s() - t0 < budget) {
 		op = pick_op(ex, variant->weight);
 		ex->nops++;
 		ex->batch_live = false;
@@ -1237,7 +1221,7 @@ TEST_F_TIMEOUT(exerciser, random_ops, case_timeout())
 		if (!ret)
 			ret = verify_file(ex);
 	}
-	dt = now_s() - t0;
+	dt = ru_now_s() - t0;
 	if (ret)
 		report(_metadata, ex);
 	ASSERT_EQ(0, ret) TH_LOG("stopped at the first mismatch or error, after %" PRIu64 " bytes checked (seed 0x%llx)",

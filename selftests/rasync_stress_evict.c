@@ -63,22 +63,6 @@
 #define GUARD		256
 #define POISON		0xA5
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
-static double time_budget(double def)
-{
-	const char *s = getenv("RASYNC_STRESS_TIME");
-
-	return s && *s ? strtod(s, NULL) : def;
-}
-
 static inline uint64_t xs64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -207,7 +191,7 @@ static void sreader_run(struct sreader *sr)
 		return;
 	}
 	for (;;) {
-		bool stopping = now_s() >= sr->deadline ||
+		bool stopping = ru_now_s() >= sr->deadline ||
 				sr->reads + inflight >= sr->max_reads ||
 				(sr->stop && atomic_load(sr->stop));
 
@@ -370,7 +354,7 @@ static void run_case(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(evict) *self, unsigned int readers,
 		     unsigned int nfiles)
 {
-	double t0 = now_s(), budget = time_budget(TIME_BUDGET);
+	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET);
 	struct sreader sr[READERS];
 	pthread_t th[READERS], eth;
 	unsigned long reads = 0, nbad = 0;
@@ -413,7 +397,7 @@ static void run_case(struct __test_metadata *_metadata,
 	pthread_join(eth, NULL);
 
 	fprintf(stderr, "# evict.%s: %lu iterations in %.1f s (iterations = reads checked, %" PRIu64 " MiB; %u rings, %u files, %lu evictions)\n",
-		_metadata->name, reads, now_s() - t0, bytes >> 20, readers,
+		_metadata->name, reads, ru_now_s() - t0, bytes >> 20, readers,
 		nfiles, ev.passes);
 	for (i = 0; i < readers; i++) {
 		EXPECT_EQ(0, sr[i].err)

@@ -230,14 +230,6 @@ static long injection_off(int times)
 
 /* --- helpers ------------------------------------------------------------- */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int wait_one(struct io_uring *ring, struct io_uring_cqe **cqe)
 {
 	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
@@ -400,7 +392,7 @@ static const struct {
 
 TEST_F_TIMEOUT(ioerr, uring_read_fails_then_recovers, TEST_TIMEOUT)
 {
-	double t0 = now_s();
+	double t0 = ru_now_s();
 	char msg[256];
 	unsigned int i;
 	long pages, injected;
@@ -443,7 +435,7 @@ TEST_F_TIMEOUT(ioerr, uring_read_fails_then_recovers, TEST_TIMEOUT)
 		       fres == -EIO ? "-EIO" : "short", injected, len);
 	}
 	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = cold reads failed, then read again)\n",
-		_metadata->name, i, now_s() - t0);
+		_metadata->name, i, ru_now_s() - t0);
 }
 
 static void pick_offs(uint64_t *rng, uint64_t *offs)
@@ -464,7 +456,7 @@ again:
 
 TEST_F_TIMEOUT(ioerr, uring_qd32_random_failures, TEST_TIMEOUT)
 {
-	double t0 = now_s();
+	double t0 = ru_now_s();
 	struct io_uring *ring = &self->r.ring;
 	unsigned int i, done, round, failed = 0, shorts = 0, reads = 0;
 	uint64_t offs[QD], rng = ru_seed() | 1;
@@ -539,7 +531,7 @@ TEST_F_TIMEOUT(ioerr, uring_qd32_random_failures, TEST_TIMEOUT)
 	ASSERT_LT(0, failed + shorts)
 		TH_LOG("%ld bios failed but every read succeeded", injected_total);
 	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
-		_metadata->name, reads, now_s() - t0);
+		_metadata->name, reads, ru_now_s() - t0);
 }
 
 /*
@@ -561,7 +553,7 @@ TEST_F_TIMEOUT(ioerr, uring_qd32_random_failures, TEST_TIMEOUT)
  */
 TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 {
-	double t0 = now_s();
+	double t0 = ru_now_s();
 	struct io_uring *ring = &self->r.ring;
 	unsigned int i, done, round, failed = 0, shorts = 0, reads = 0;
 	uint64_t offs[QD], rng = ru_seed() * 3 + 1, queued = 0;
@@ -655,7 +647,7 @@ TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 		ASSERT_LT(0, queued)
 			TH_LOG("no read was queued (-EIOCBQUEUED) on a folio under I/O");
 	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
-		_metadata->name, reads, now_s() - t0);
+		_metadata->name, reads, ru_now_s() - t0);
 }
 
 struct pread_result {
@@ -666,7 +658,7 @@ struct pread_result {
 
 TEST_F_TIMEOUT(ioerr, pread_fails_then_recovers, TEST_TIMEOUT)
 {
-	double t0 = now_s(), end;
+	double t0 = ru_now_s(), end;
 	struct pread_result *pr;
 	unsigned int i;
 	long pages, injected;
@@ -701,11 +693,11 @@ TEST_F_TIMEOUT(ioerr, pread_fails_then_recovers, TEST_TIMEOUT)
 		if (pid < 0)
 			injection_off(MANY_FAILURES);
 		ASSERT_LE(0, pid);
-		end = now_s() + HANG_SECONDS;
-		while (waitpid(pid, &status, WNOHANG) == 0 && now_s() < end)
+		end = ru_now_s() + HANG_SECONDS;
+		while (waitpid(pid, &status, WNOHANG) == 0 && ru_now_s() < end)
 			usleep(2000);
 		injected = injection_off(MANY_FAILURES);
-		if (now_s() >= end && waitpid(pid, &status, WNOHANG) == 0) {
+		if (ru_now_s() >= end && waitpid(pid, &status, WNOHANG) == 0) {
 			kill(pid, SIGKILL);
 			ASSERT_TRUE(false)
 				TH_LOG("pread %u (off %" PRIu64 " len %u) under injection: hang, not done in %d s",
@@ -730,7 +722,7 @@ TEST_F_TIMEOUT(ioerr, pread_fails_then_recovers, TEST_TIMEOUT)
 	}
 	munmap(pr, sizeof(*pr));
 	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = cold preads failed, then read again)\n",
-		_metadata->name, i, now_s() - t0);
+		_metadata->name, i, ru_now_s() - t0);
 }
 
 TEST_HARNESS_MAIN

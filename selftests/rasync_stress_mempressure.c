@@ -67,22 +67,6 @@
 #define GUARD		256
 #define POISON		0xA5
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
-static double time_budget(double def)
-{
-	const char *s = getenv("RASYNC_STRESS_TIME");
-
-	return s && *s ? strtod(s, NULL) : def;
-}
-
 static inline uint64_t xs64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -211,7 +195,7 @@ static void sreader_run(struct sreader *sr)
 		return;
 	}
 	for (;;) {
-		bool stopping = now_s() >= sr->deadline ||
+		bool stopping = ru_now_s() >= sr->deadline ||
 				sr->reads + inflight >= sr->max_reads ||
 				(sr->stop && atomic_load(sr->stop));
 
@@ -440,13 +424,13 @@ FIXTURE_SETUP(mem)
 			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 			-1, 0);
 	ASSERT_NE(MAP_FAILED, self->sr);
-	t0 = now_s();
+	t0 = ru_now_s();
 	self->fd = ru_open_test_file("mem", self->size, FILE_SEED, self->path,
 				     sizeof(self->path));
 	ASSERT_LE(0, self->fd) TH_LOG("test file in %s: %s", ru_scratch_dir(),
 				      strerror(-self->fd));
 	TH_LOG("%llu MiB test file ready in %.1f s",
-	       (unsigned long long)self->size >> 20, now_s() - t0);
+	       (unsigned long long)self->size >> 20, ru_now_s() - t0);
 	ASSERT_EQ(0, posix_fadvise(self->fd, 0, 0, POSIX_FADV_DONTNEED));
 }
 
@@ -482,7 +466,7 @@ static int wait_timeout(pid_t pid, int *status, double end)
 			return 1;
 		if (ret < 0 && errno != EINTR)
 			return -errno;
-		if (now_s() > end)
+		if (ru_now_s() > end)
 			return 0;
 		usleep(10000);
 	}
@@ -505,7 +489,7 @@ static long long psi_memory_some_us(void)
 TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 {
 	long long psi0 = psi_memory_some_us(), psi1;
-	double t0, budget = time_budget(TIME_BUDGET), end;
+	double t0, budget = ru_time_budget(TIME_BUDGET), end;
 	long long v0[VM_NR], v1[VM_NR], locked = -1, leave, steal, refaults;
 	long ooms0, ooms;
 	unsigned long reads = 0;
@@ -520,7 +504,7 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 	leave = (s && *s ? strtoll(s, NULL, 0) : LEAVE_MB) << 20;
 
 	/* the hog */
-	t0 = now_s();
+	t0 = ru_now_s();
 	ASSERT_EQ(0, pipe(report));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -541,14 +525,14 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 		       HOG_SECONDS,
 		       oom_killed(self->hog) ? " (the OOM killer took it)" : "");
 	TH_LOG("hog: %lld MiB mlocked in %.1f s; MemAvailable now %lld MiB, MemFree %lld MiB, file %llu MiB",
-	       locked >> 20, now_s() - t0, meminfo("MemAvailable") >> 20,
+	       locked >> 20, ru_now_s() - t0, meminfo("MemAvailable") >> 20,
 	       meminfo("MemFree") >> 20,
 	       (unsigned long long)self->size >> 20);
 
 	/* the readers */
 	vmstat(v0);
 	ooms0 = klog_count("Killed process");
-	t0 = now_s();
+	t0 = ru_now_s();
 	for (i = 0; i < READERS; i++) {
 		struct sreader *sr = &self->sr[i];
 
@@ -623,7 +607,7 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 		steal += vm_delta(v0, v1, VM_PGSTEAL_DIRECT);
 	refaults = vm_delta(v0, v1, VM_REFAULT_FILE);
 	fprintf(stderr, "# mem.%s: %lu iterations in %.1f s (iterations = reads checked, %" PRIu64 " MiB; %d readers; %lld MiB mlocked; reclaim: pgsteal %lld, file refaults %lld; OOM kills %ld)\n",
-		_metadata->name, reads, now_s() - t0, bytes >> 20, READERS,
+		_metadata->name, reads, ru_now_s() - t0, bytes >> 20, READERS,
 		locked >> 20, steal, refaults,
 		ooms0 >= 0 && ooms >= 0 ? ooms - ooms0 : -1);
 	psi1 = psi_memory_some_us();

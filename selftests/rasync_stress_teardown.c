@@ -78,22 +78,6 @@ static const char *const mode_name[] = {
 	[KILL_TASK] = "SIGKILL",
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
-static double time_budget(double def)
-{
-	const char *s = getenv("RASYNC_STRESS_TIME");
-
-	return s && *s ? strtod(s, NULL) : def;
-}
-
 static inline uint64_t xs64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -266,7 +250,7 @@ static void __attribute__((noreturn)) child(int fd, unsigned int ring_flags,
 /* 1 if reaped (status in @status), 0 on timeout */
 static int reap(pid_t pid, int *status, double seconds)
 {
-	double end = now_s() + seconds;
+	double end = ru_now_s() + seconds;
 	pid_t ret;
 
 	for (;;) {
@@ -275,7 +259,7 @@ static int reap(pid_t pid, int *status, double seconds)
 			return 1;
 		if (ret < 0 && errno != EINTR)
 			return -errno;
-		if (now_s() > end)
+		if (ru_now_s() > end)
 			return 0;
 		usleep(2000);
 	}
@@ -338,7 +322,7 @@ static void run_case(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(tear) *self,
 		     const FIXTURE_VARIANT(tear) *variant, enum mode mode)
 {
-	double t0 = now_s(), budget = time_budget(TIME_BUDGET);
+	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET);
 	uint64_t rng = (ru_seed() + mode) * 0x9E3779B97F4A7C15ULL + 1;
 	unsigned int round, queued_rounds = 0, killed_waiting = 0;
 	unsigned int killed_submitting = 0;
@@ -351,7 +335,7 @@ static void run_case(struct __test_metadata *_metadata,
 	long pages;
 	pid_t pid;
 
-	for (round = 0; round < ROUNDS && now_s() - t0 < budget; round++) {
+	for (round = 0; round < ROUNDS && ru_now_s() - t0 < budget; round++) {
 		pick_blocks(&rng, self->offs);
 		pages = evict(self->fd);
 		ASSERT_LE(0, pages) TH_LOG("evicting: %s", strerror(-pages));
@@ -455,7 +439,7 @@ static void run_case(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, ret) TH_LOG("round %u: %s", round, msg);
 	}
 	fprintf(stderr, "# tear.%s.%s: %u iterations in %.1f s (iterations = rounds of %d cold reads; %u rounds saw them queued, %" PRIu64 " -EIOCBQUEUED",
-		variant->name, _metadata->name, round, now_s() - t0, QD,
+		variant->name, _metadata->name, round, ru_now_s() - t0, QD,
 		queued_rounds, queued_total);
 	if (mode == KILL_TASK)
 		fprintf(stderr, "; SIGKILL landed %u times before the child reported its submission, %u times in its wait for completions",

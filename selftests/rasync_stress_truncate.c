@@ -78,22 +78,6 @@
 #define HANG_SECONDS	60
 #define TEST_TIMEOUT	180
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
-static double time_budget(double def)
-{
-	const char *s = getenv("RASYNC_STRESS_TIME");
-
-	return s && *s ? strtod(s, NULL) : def;
-}
-
 static inline uint64_t xs64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -560,7 +544,7 @@ static int verify_file(FIXTURE_DATA(trunc) *self, uint64_t size,
 
 TEST_F_TIMEOUT(trunc, racing_reads_return_valid_bytes, TEST_TIMEOUT)
 {
-	double t0 = now_s(), budget = time_budget(TIME_BUDGET);
+	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET);
 	unsigned long reads = 0, shorts = 0, zero_reads = 0, eof_reads = 0;
 	unsigned long raced = 0;
 	unsigned int phase, shrinks = 0, extends = 0;
@@ -572,7 +556,7 @@ TEST_F_TIMEOUT(trunc, racing_reads_return_valid_bytes, TEST_TIMEOUT)
 	long pages;
 	int ret;
 
-	for (phase = 0; phase < MAX_PHASES && now_s() - t0 < budget; phase++) {
+	for (phase = 0; phase < MAX_PHASES && ru_now_s() - t0 < budget; phase++) {
 		pages = evict(self->fd);
 		ASSERT_LE(0, pages) TH_LOG("evicting: %s", strerror(-pages));
 
@@ -628,7 +612,7 @@ TEST_F_TIMEOUT(trunc, racing_reads_return_valid_bytes, TEST_TIMEOUT)
 	}
 	fprintf(stderr, "# trunc.%s.%s: %u iterations in %.1f s (iterations = phases; %lu reads, %lu of them in flight across an ftruncate; %u shrinks, %u re-extensions; %lu short, %lu at EOF, %lu returned zeros of a truncated range)\n",
 		variant->name, _metadata->name, phase,
-		now_s() - t0, reads, raced, shrinks, extends, shorts,
+		ru_now_s() - t0, reads, raced, shrinks, extends, shorts,
 		eof_reads, zero_reads);
 	ASSERT_LT(0, phase);
 	if (self->have_stats && ru_stats_read(&st1) == 0) {

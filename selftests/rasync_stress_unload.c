@@ -63,22 +63,6 @@
 #define GUARD		256
 #define POISON		0xA5
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* RASYNC_STRESS_TIME=<seconds> replaces the default budget of a case. */
-static double time_budget(double def)
-{
-	const char *s = getenv("RASYNC_STRESS_TIME");
-
-	return s && *s ? strtod(s, NULL) : def;
-}
-
 static inline uint64_t xs64(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -207,7 +191,7 @@ static void sreader_run(struct sreader *sr)
 		return;
 	}
 	for (;;) {
-		bool stopping = now_s() >= sr->deadline ||
+		bool stopping = ru_now_s() >= sr->deadline ||
 				sr->reads + inflight >= sr->max_reads ||
 				(sr->stop && atomic_load(sr->stop));
 
@@ -437,7 +421,7 @@ static void finish(struct __test_metadata *_metadata,
 		bytes += self->sr[i].bytes;
 	}
 	fprintf(stderr, "# unload.%s: %u iterations in %.1f s (iterations = %s; %lu reads checked, %" PRIu64 " MiB, %lu evictions)\n",
-		_metadata->name, switches, now_s() - t0, what, reads,
+		_metadata->name, switches, ru_now_s() - t0, what, reads,
 		bytes >> 20, self->ev.passes);
 	for (i = 0; i < READERS; i++) {
 		EXPECT_EQ(0, self->sr[i].err)
@@ -454,7 +438,7 @@ static void finish(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(unload, toggle_enabled, TEST_TIMEOUT)
 {
-	double t0 = now_s(), budget = time_budget(TIME_BUDGET);
+	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET);
 	uint64_t rng = ru_seed() * 5 + 11;
 	struct ru_stats st0, st1, d;
 	bool on = true, have_stats;
@@ -464,7 +448,7 @@ TEST_F_TIMEOUT(unload, toggle_enabled, TEST_TIMEOUT)
 
 	have_stats = ru_stats_read(&st0) == 0;
 	start_threads(_metadata, self, t0 + budget);
-	for (n = 0; n < MAX_SWITCHES && now_s() - t0 < budget; n++) {
+	for (n = 0; n < MAX_SWITCHES && ru_now_s() - t0 < budget; n++) {
 		on = n & 1;	/* N first, then Y, ... */
 		ret = ru_set_module_enabled(on);
 		if (ret)
@@ -497,7 +481,7 @@ TEST_F_TIMEOUT(unload, toggle_enabled, TEST_TIMEOUT)
 
 TEST_F_TIMEOUT(unload, unload_reload, TEST_TIMEOUT)
 {
-	double t0 = now_s(), budget = time_budget(TIME_BUDGET);
+	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET);
 	uint64_t rng = ru_seed() * 7 + 13;
 	unsigned int n, unloads = 0, busy = 0;
 	uint64_t queued = 0, seen = 0;
@@ -508,7 +492,7 @@ TEST_F_TIMEOUT(unload, unload_reload, TEST_TIMEOUT)
 	if (ru_stats_read(&st) == 0)
 		seen = st.v[RS_EIOCBQUEUED];
 	start_threads(_metadata, self, t0 + budget);
-	for (n = 0; n < MAX_SWITCHES && now_s() - t0 < budget; n++) {
+	for (n = 0; n < MAX_SWITCHES && ru_now_s() - t0 < budget; n++) {
 		usleep(xs64(&rng) % PAUSE_US);
 		/* what this load of the module did (stats start at 0) */
 		if (ru_stats_read(&st) == 0 && st.v[RS_EIOCBQUEUED] >= seen) {

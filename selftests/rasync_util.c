@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rasync_util.h"
@@ -85,6 +86,21 @@ uint64_t ru_seed(void)
 	const char *s = getenv("RASYNC_SEED");
 
 	return s && *s ? strtoull(s, NULL, 0) : 0x5eed;
+}
+
+double ru_time_budget(double def)
+{
+	const char *s = getenv("RASYNC_STRESS_TIME");
+
+	return s && *s ? strtod(s, NULL) : def;
+}
+
+double ru_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int ru_scratch_fs_ok(unsigned long *magic)

@@ -39,6 +39,10 @@ const char *ru_scratch_dir(void);
 bool ru_host_dryrun(void);
 /* $RASYNC_SEED (decimal or 0x hex), default 0x5eed: request generator seed. */
 uint64_t ru_seed(void);
+/* $RASYNC_STRESS_TIME (seconds) if set, else @def: a stress case's budget. */
+double ru_time_budget(double def);
+/* CLOCK_MONOTONIC in seconds. */
+double ru_now_s(void);
 /*
  * 0 if the scratch directory is on a file system that opts into async
  * buffered reads (ext4, xfs, btrfs, f2fs); else -EOPNOTSUPP and the
