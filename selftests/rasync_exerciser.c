@@ -126,16 +126,6 @@ static int case_timeout(void)
 	return (b > 0 && b < INT_MAX / 2 ? (int)b : 0) + TIMEOUT_SLACK;
 }
 
-static inline uint64_t xs64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 static const char *fs_name(unsigned long magic)
 {
 	switch (magic) {
@@ -532,7 +522,7 @@ static int check_read(struct exer *ex, const char *what, unsigned int idx,
 static void pick_read(struct exer *ex, struct xread *rd, bool may_nowait,
 		      uint64_t hint)
 {
-	uint64_t r = xs64(&ex->rng), o = xs64(&ex->rng), base, back;
+	uint64_t r = ru_xorshift64(&ex->rng), o = ru_xorshift64(&ex->rng), base, back;
 	uint64_t size = ex->size;
 
 	switch (r % 16) {
@@ -574,7 +564,7 @@ static void pick_read(struct exer *ex, struct xread *rd, bool may_nowait,
 		rd->off = ((o >> 8) % (size + 1)) & ~(uint64_t)(RU_PAGE - 1);
 		break;
 	}
-	r = xs64(&ex->rng);
+	r = ru_xorshift64(&ex->rng);
 	rd->pad = r % 4 ? 0 : 1 + (r >> 8) % (MAX_MISALIGN - 1);
 	rd->nowait = may_nowait && !((r >> 16) % 4);
 	rd->res = RES_PENDING;
@@ -583,7 +573,7 @@ static void pick_read(struct exer *ex, struct xread *rd, bool may_nowait,
 /* Mostly shallow batches, some up to QD. */
 static unsigned int pick_depth(struct exer *ex)
 {
-	uint64_t r = xs64(&ex->rng);
+	uint64_t r = ru_xorshift64(&ex->rng);
 
 	return r & 1 ? 1 + (r >> 1) % 8 : 1 + (r >> 1) % QD;
 }
@@ -591,7 +581,7 @@ static unsigned int pick_depth(struct exer *ex)
 /* A smaller size: mostly down to at least half, sometimes tiny. */
 static uint64_t pick_smaller(struct exer *ex)
 {
-	uint64_t r = xs64(&ex->rng), size = ex->size, s;
+	uint64_t r = ru_xorshift64(&ex->rng), size = ex->size, s;
 
 	if (!size)
 		return 0;
@@ -610,7 +600,7 @@ static uint64_t pick_smaller(struct exer *ex)
  */
 static uint64_t pick_larger(struct exer *ex, uint64_t from)
 {
-	uint64_t r = xs64(&ex->rng), room = MAX_FILE - from, s;
+	uint64_t r = ru_xorshift64(&ex->rng), room = MAX_FILE - from, s;
 
 	if (!room)
 		return from;
@@ -628,7 +618,7 @@ static uint64_t pick_larger(struct exer *ex, uint64_t from)
 
 static void pick_punch(struct exer *ex, uint64_t *off, uint64_t *len)
 {
-	uint64_t r = xs64(&ex->rng), l = xs64(&ex->rng);
+	uint64_t r = ru_xorshift64(&ex->rng), l = ru_xorshift64(&ex->rng);
 
 	if (!(r % 16)) {	/* the whole file */
 		*off = 0;
@@ -646,11 +636,11 @@ static void fill_random(struct exer *ex, unsigned char *p, size_t len)
 	uint64_t w;
 
 	for (; len >= 8; p += 8, len -= 8) {
-		w = xs64(&ex->rng);
+		w = ru_xorshift64(&ex->rng);
 		memcpy(p, &w, 8);
 	}
 	if (len) {
-		w = xs64(&ex->rng);
+		w = ru_xorshift64(&ex->rng);
 		memcpy(p, &w, len);
 	}
 }
@@ -809,7 +799,7 @@ static int op_preadv(struct exer *ex)
 {
 	struct rule ru = exact(ex->size);
 	unsigned char *slot = slot_of(ex, 0), *buf;
-	uint64_t r = xs64(&ex->rng);
+	uint64_t r = ru_xorshift64(&ex->rng);
 	unsigned int niov = 1 + r % 3;
 	uint32_t a, b, t;
 	struct iovec iov[3];
@@ -850,7 +840,7 @@ static int op_preadv(struct exer *ex)
 
 static int op_write(struct exer *ex)
 {
-	uint64_t r = xs64(&ex->rng), l = xs64(&ex->rng), off;
+	uint64_t r = ru_xorshift64(&ex->rng), l = ru_xorshift64(&ex->rng), off;
 	uint64_t size = ex->size;
 	uint32_t len;
 	ssize_t n;
@@ -926,7 +916,7 @@ static int op_punch(struct __test_metadata *_metadata, struct exer *ex)
 
 static int op_fadvise(struct exer *ex)
 {
-	uint64_t r = xs64(&ex->rng), off, len;
+	uint64_t r = ru_xorshift64(&ex->rng), off, len;
 	long pages;
 	int ret;
 
@@ -943,7 +933,7 @@ static int op_fadvise(struct exer *ex)
 		break;
 	default:		/* a range; len 0 is "to EOF" */
 		off = (r >> 8) % (ex->size + 1);
-		len = (r >> 4) % 4 ? xs64(&ex->rng) % (4 * MAX_LEN) : 0;
+		len = (r >> 4) % 4 ? ru_xorshift64(&ex->rng) % (4 * MAX_LEN) : 0;
 		ret = -posix_fadvise(ex->fd, off, len, POSIX_FADV_DONTNEED);
 		note(ex, "DONTNEED %" PRIu64 "+%" PRIu64 " = %d", off, len,
 		     ret);
@@ -981,7 +971,7 @@ static enum ex_race pick_race(struct exer *ex)
 			w[i] = 0;
 		total += w[i];
 	}
-	r = xs64(&ex->rng) % total;
+	r = ru_xorshift64(&ex->rng) % total;
 	for (i = 0; r >= w[i]; i++)
 		r -= w[i];
 	return i;
@@ -995,7 +985,7 @@ static int op_race(struct __test_metadata *_metadata, struct exer *ex)
 {
 	uint64_t s0 = ex->size, s1 = s0, s2 = s0, p = 0, pl = 0, hint = s0;
 	enum ex_race k = pick_race(ex);
-	bool cold = xs64(&ex->rng) & 1;
+	bool cold = ru_xorshift64(&ex->rng) & 1;
 	struct rule ru = exact(s0);
 	char label[128];
 	unsigned int i;
@@ -1007,11 +997,11 @@ static int op_race(struct __test_metadata *_metadata, struct exer *ex)
 		break;
 	case RACE_TRUNC_EXTEND:
 		s1 = hint = pick_smaller(ex);
-		s2 = xs64(&ex->rng) & 1 ? s0 : pick_larger(ex, s1);
+		s2 = ru_xorshift64(&ex->rng) & 1 ? s0 : pick_larger(ex, s1);
 		break;
 	case RACE_PUNCH:
 		pick_punch(ex, &p, &pl);
-		hint = xs64(&ex->rng) & 1 ? p : p + pl;
+		hint = ru_xorshift64(&ex->rng) & 1 ? p : p + pl;
 		break;
 	default:
 		break;
@@ -1116,7 +1106,7 @@ static enum ex_op pick_op(struct exer *ex, const unsigned int *weight)
 			w[i] = 0;
 		total += w[i];
 	}
-	r = xs64(&ex->rng) % total;
+	r = ru_xorshift64(&ex->rng) % total;
 	for (i = 0; r >= w[i]; i++)
 		r -= w[i];
 	return i;

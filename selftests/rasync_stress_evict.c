@@ -63,16 +63,6 @@
 #define GUARD		256
 #define POISON		0xA5
 
-static inline uint64_t xs64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 struct sreader {
 	/* set by the caller */
 	const int *fds;
@@ -113,11 +103,11 @@ static void sreader_fail(struct sreader *sr, const char *fmt, ...)
 
 static void sreader_pick(struct sreader *sr, struct sslot *s)
 {
-	uint64_t r = xs64(&sr->rng), size;
+	uint64_t r = ru_xorshift64(&sr->rng), size;
 
 	s->file = (r >> 40) % sr->nfiles;
 	size = sr->sizes[s->file];
-	s->off = xs64(&sr->rng) % (size + 2 * RU_PAGE);
+	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
 	switch (r % 8) {
 	case 0 ... 2:		/* small, unaligned */
 		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
@@ -278,13 +268,13 @@ static void *evictor_thread(void *arg)
 	int ret;
 
 	while (!atomic_load(e->stop)) {
-		r = xs64(&e->rng);
+		r = ru_xorshift64(&e->rng);
 		f = (r >> 40) % e->nfiles;
 		if (r % 3 == 0) {
 			off = 0;
 			len = 0;	/* to the end */
 		} else {
-			off = xs64(&e->rng) % e->sizes[f];
+			off = ru_xorshift64(&e->rng) % e->sizes[f];
 			off &= ~(uint64_t)(RU_PAGE - 1);
 			len = RU_PAGE * (1 + (r >> 8) % 256);
 		}

@@ -67,16 +67,6 @@
 #define GUARD		256
 #define POISON		0xA5
 
-static inline uint64_t xs64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 struct sreader {
 	/* set by the caller */
 	const int *fds;
@@ -117,11 +107,11 @@ static void sreader_fail(struct sreader *sr, const char *fmt, ...)
 
 static void sreader_pick(struct sreader *sr, struct sslot *s)
 {
-	uint64_t r = xs64(&sr->rng), size;
+	uint64_t r = ru_xorshift64(&sr->rng), size;
 
 	s->file = (r >> 40) % sr->nfiles;
 	size = sr->sizes[s->file];
-	s->off = xs64(&sr->rng) % (size + 2 * RU_PAGE);
+	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
 	switch (r % 8) {
 	case 0 ... 1:		/* small, unaligned */
 		s->len = 1 + (r >> 8) % (2 * RU_PAGE);

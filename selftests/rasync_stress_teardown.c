@@ -78,16 +78,6 @@ static const char *const mode_name[] = {
 	[KILL_TASK] = "SIGKILL",
 };
 
-static inline uint64_t xs64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 FIXTURE(tear)
 {
 	int fd;
@@ -181,7 +171,7 @@ static void pick_blocks(uint64_t *rng, uint64_t *offs)
 
 	for (i = 0; i < QD; i++) {
 again:
-		offs[i] = (xs64(rng) % NR_BLKS) * BLK;
+		offs[i] = (ru_xorshift64(rng) % NR_BLKS) * BLK;
 		for (j = 0; j < i; j++)
 			if (offs[j] == offs[i])
 				goto again;
@@ -375,7 +365,7 @@ static void run_case(struct __test_metadata *_metadata,
 			 * are over before it returns; kills land in it, or
 			 * in the wait for the completions, or after.
 			 */
-			r = xs64(&rng);
+			r = ru_xorshift64(&rng);
 			usleep(r % 3 == 0 ? 0 :
 			       r % 3 == 1 ? (r >> 8) % 10000 :
 					    (r >> 8) % 80000);
@@ -395,7 +385,7 @@ static void run_case(struct __test_metadata *_metadata,
 			else if (state == 1)
 				killed_waiting++;
 		} else if (mode == CLOSE_RING) {
-			usleep(xs64(&rng) % 20000);
+			usleep(ru_xorshift64(&rng) % 20000);
 		}
 		close(go[1]);	/* CLOSE_RING: exit now */
 		close(notify[0]);

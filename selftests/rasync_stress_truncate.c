@@ -78,16 +78,6 @@
 #define HANG_SECONDS	60
 #define TEST_TIMEOUT	180
 
-static inline uint64_t xs64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 /* Shared by the reading (main) thread and the truncating thread. */
 struct trunc_ctl {
 	int fd;				/* O_RDWR */
@@ -115,8 +105,8 @@ static void *truncator(void *arg)
 	while (atomic_load(&c->submitted) < QD && !atomic_load(&c->abort))
 		usleep(200);
 	for (i = 0; i < SHRINKS && !atomic_load(&c->abort); i++) {
-		usleep(xs64(&c->rng) % 8000);
-		r = xs64(&c->rng);
+		usleep(ru_xorshift64(&c->rng) % 8000);
+		r = ru_xorshift64(&c->rng);
 		/* spread the shrinks over [MIN_SIZE, cur) */
 		span = (cur - MIN_SIZE) / (SHRINKS - i) + 1;
 		next = cur - 1 - r % span;
@@ -139,7 +129,7 @@ static void *truncator(void *arg)
 			cur = next;
 			continue;
 		}
-		usleep(xs64(&c->rng) % 4000);
+		usleep(ru_xorshift64(&c->rng) % 4000);
 		atomic_fetch_add(&c->ops, 1);
 		if (ftruncate(c->fd, FILE_SIZE)) {
 			c->err = errno;
@@ -350,9 +340,9 @@ static void check_read(FIXTURE_DATA(trunc) *self, bool extend,
 /* A random read around the current end of the file. */
 static void pick_read(uint64_t *rng, uint64_t hi, struct slot *s)
 {
-	uint64_t r = xs64(rng);
+	uint64_t r = ru_xorshift64(rng);
 
-	s->off = xs64(rng) % (hi + 16 * 1024);
+	s->off = ru_xorshift64(rng) % (hi + 16 * 1024);
 	switch (r % 8) {
 	case 0 ... 2:
 		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
@@ -563,7 +553,7 @@ TEST_F_TIMEOUT(trunc, racing_reads_return_valid_bytes, TEST_TIMEOUT)
 		memset(&self->c, 0, sizeof(self->c));
 		self->c.fd = self->fd;
 		self->c.extend = variant->extend;
-		self->c.rng = xs64(&rng) | 1;
+		self->c.rng = ru_xorshift64(&rng) | 1;
 		atomic_store(&self->c.lo, FILE_SIZE);
 		atomic_store(&self->c.hi, FILE_SIZE);
 		ASSERT_EQ(0, pthread_create(&self->thread, NULL, truncator,

@@ -63,16 +63,6 @@
 #define GUARD		256
 #define POISON		0xA5
 
-static inline uint64_t xs64(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
 struct sreader {
 	/* set by the caller */
 	const int *fds;
@@ -113,11 +103,11 @@ static void sreader_fail(struct sreader *sr, const char *fmt, ...)
 
 static void sreader_pick(struct sreader *sr, struct sslot *s)
 {
-	uint64_t r = xs64(&sr->rng), size;
+	uint64_t r = ru_xorshift64(&sr->rng), size;
 
 	s->file = (r >> 40) % sr->nfiles;
 	size = sr->sizes[s->file];
-	s->off = xs64(&sr->rng) % (size + 2 * RU_PAGE);
+	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
 	switch (r % 8) {
 	case 0 ... 2:		/* small, unaligned */
 		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
@@ -280,7 +270,7 @@ static void *evictor_thread(void *arg)
 			break;
 		}
 		e->passes++;
-		usleep(xs64(&e->rng) % EVICT_PAUSE_US);
+		usleep(ru_xorshift64(&e->rng) % EVICT_PAUSE_US);
 	}
 	return NULL;
 }
@@ -461,7 +451,7 @@ TEST_F_TIMEOUT(unload, toggle_enabled, TEST_TIMEOUT)
 			break;
 		}
 		ret = 0;
-		usleep(xs64(&rng) % PAUSE_US);
+		usleep(ru_xorshift64(&rng) % PAUSE_US);
 	}
 	if (ret)
 		TH_LOG("switch %u (enabled=%c): %s", n, on ? 'Y' : 'N',
@@ -493,7 +483,7 @@ TEST_F_TIMEOUT(unload, unload_reload, TEST_TIMEOUT)
 		seen = st.v[RS_EIOCBQUEUED];
 	start_threads(_metadata, self, t0 + budget);
 	for (n = 0; n < MAX_SWITCHES && ru_now_s() - t0 < budget; n++) {
-		usleep(xs64(&rng) % PAUSE_US);
+		usleep(ru_xorshift64(&rng) % PAUSE_US);
 		/* what this load of the module did (stats start at 0) */
 		if (ru_stats_read(&st) == 0 && st.v[RS_EIOCBQUEUED] >= seen) {
 			queued += st.v[RS_EIOCBQUEUED] - seen;
@@ -517,7 +507,7 @@ TEST_F_TIMEOUT(unload, unload_reload, TEST_TIMEOUT)
 			ret = -EPROTO;
 			break;
 		}
-		usleep(xs64(&rng) % PAUSE_US);
+		usleep(ru_xorshift64(&rng) % PAUSE_US);
 		ret = ru_module_load(ru_module_path(), "");
 		if (ret) {
 			TH_LOG("insmod %u %s: %s", n, ru_module_path(),

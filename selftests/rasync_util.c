@@ -674,7 +674,7 @@ uint32_t ru_expected_len(uint64_t off, uint32_t len, uint64_t size)
 	return size - off < len ? size - off : len;
 }
 
-static inline uint64_t xorshift64(uint64_t *s)
+uint64_t ru_xorshift64(uint64_t *s)
 {
 	uint64_t x = *s;
 
@@ -734,8 +734,8 @@ unsigned int ru_gen_mixed(struct ru_req *q, unsigned int max, uint64_t size,
 		add_req(q, &n, max, off, 65536 - 333);
 	/* random offsets (some past EOF) and lengths */
 	for (i = 0; i < nrand; i++) {
-		r = xorshift64(&s);
-		off = xorshift64(&s) % (size + 4 * RU_PAGE);
+		r = ru_xorshift64(&s);
+		off = ru_xorshift64(&s) % (size + 4 * RU_PAGE);
 		switch (r % 10) {
 		case 0 ... 4:	/* small, unaligned */
 			len = 1 + (r >> 8) % (2 * RU_PAGE);
@@ -766,7 +766,7 @@ unsigned int ru_gen_blocks(struct ru_req *q, unsigned int max, uint64_t size,
 	for (i = 0; i < size / RU_PAGE; i++)
 		add_req(q, &n, max, (uint64_t)i * RU_PAGE, RU_PAGE);
 	for (i = n; i > 1; i--) {	/* Fisher-Yates */
-		j = xorshift64(&s) % i;
+		j = ru_xorshift64(&s) % i;
 		t = q[i - 1];
 		q[i - 1] = q[j];
 		q[j] = t;

@@ -43,6 +43,8 @@ uint64_t ru_seed(void);
 double ru_time_budget(double def);
 /* CLOCK_MONOTONIC in seconds. */
 double ru_now_s(void);
+/* xorshift64 step: the tests' seeded generator; *@s must not be 0. */
+uint64_t ru_xorshift64(uint64_t *s);
 /*
  * 0 if the scratch directory is on a file system that opts into async
  * buffered reads (ext4, xfs, btrfs, f2fs); else -EOPNOTSUPP and the
