@@ -94,6 +94,28 @@ extern "C" {
         last_index: usize,
     );
 
+    pub(crate) fn rasync_queued_hist_add(ns: u64);
+
+    // shim_trace.c: the rasync:* events and their tracepoints.
+    pub(crate) fn rasync_trace_read(
+        dev: u32,
+        ino: c_ulong,
+        pos: i64,
+        count: usize,
+        flags: c_int,
+        ret: isize,
+        stock: bool,
+    );
+    pub(crate) fn rasync_trace_queued(file: *mut bindings::file, index: usize, lock: bool);
+    pub(crate) fn rasync_trace_eagain(file: *mut bindings::file, index: usize, reason: c_uint);
+    pub(crate) fn rasync_trace_start_read(file: *mut bindings::file, index: usize);
+    pub(crate) fn rasync_trace_woken(file: *mut bindings::file, pos: i64, queued_ns: u64);
+    pub(crate) static mut __tracepoint_rasync_read: bindings::tracepoint;
+    pub(crate) static mut __tracepoint_rasync_queued: bindings::tracepoint;
+    pub(crate) static mut __tracepoint_rasync_eagain: bindings::tracepoint;
+    pub(crate) static mut __tracepoint_rasync_start_read: bindings::tracepoint;
+    pub(crate) static mut __tracepoint_rasync_woken: bindings::tracepoint;
+
     // Kernel exports declared in pagemap.h (patches 0001 and 0004) and
     // swap.h, and the tracepoint patch 0004 exports.
     pub(crate) static mut __tracepoint_mm_filemap_get_pages: bindings::tracepoint;

@@ -7,6 +7,7 @@
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::bindings;
+use kernel::ffi::c_ulong;
 use kernel::types::Opaque;
 
 use crate::ffi;
@@ -117,6 +118,14 @@ impl Inode {
         // SAFETY: The inode is alive (type invariant); `i_size` is an
         // aligned `loff_t`, written with `smp_store_release()`.
         unsafe { AtomicI64::from_ptr(addr_of_mut!((*self.0.get()).i_size)) }.load(Ordering::Acquire)
+    }
+
+    /// `i_sb->s_dev` and `i_ino`: which file this is, for trace events.
+    #[inline]
+    pub(crate) fn dev_ino(&self) -> (u32, c_ulong) {
+        // SAFETY: The inode and its superblock are alive (type invariant);
+        // both fields are set before the inode is visible and never change.
+        unsafe { ((*(*self.0.get()).i_sb).s_dev, (*self.0.get()).i_ino) }
     }
 
     /// `i_sb->s_maxbytes`: the largest file size the filesystem allows.

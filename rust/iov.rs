@@ -36,6 +36,12 @@ impl IovIter {
         unsafe { &mut *ptr.cast::<Self>() }
     }
 
+    /// The C iterator, to hand the whole read to C.
+    #[inline]
+    pub(crate) fn as_raw(&mut self) -> *mut bindings::iov_iter {
+        self.0.get()
+    }
+
     #[inline]
     fn count_ptr(&self) -> *mut usize {
         // SAFETY: Computes the address of `count` inside the valid iterator

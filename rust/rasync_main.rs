@@ -14,6 +14,7 @@ use kernel::ffi::c_int;
 use kernel::prelude::*;
 
 mod batch;
+mod events;
 mod ffi;
 mod folio;
 mod fs;
@@ -21,6 +22,7 @@ mod iov;
 mod kiocb;
 mod mapping;
 mod protocol;
+mod queued;
 mod read;
 mod sched;
 mod selftest;
@@ -55,16 +57,33 @@ unsafe extern "C" fn rasync_read(
     // byte load is the instruction C's READ_ONCE() of it is.
     let hook_only = unsafe { AtomicBool::from_ptr(addr_of_mut!(ffi::rasync_hook_only)) }
         .load(Ordering::Relaxed);
-    if hook_only {
-        // SAFETY: The caller's arguments, passed on unchanged.
-        return unsafe { bindings::filemap_read_stock(iocb, iter, already_read) };
-    }
+    let raw = iocb;
     // SAFETY: `filemap_read()` hands us its kiocb, with the file it names
     // open, and its iterator, both used by nobody else until we return
     // (io_uring's wake function, the one exception, is what `Kiocb`'s
     // invariant allows for).
     let (iocb, iter) = unsafe { (Kiocb::from_raw(iocb), IovIter::from_raw(iter)) };
-    read::filemap_read(iocb, iter, already_read)
+    let key = queued::key(iocb);
+    if let Some(ns) = queued::take(key) {
+        events::woken(iocb.file(), iocb.pos(), ns);
+    }
+    // What `rasync:rasync_read` says, read while the kiocb is ours.
+    let traced =
+        events::read_id(iocb.file()).map(|id| (id, iocb.pos(), iter.count(), iocb.flags()));
+    let ret = if hook_only {
+        // SAFETY: The caller's arguments, passed on unchanged.
+        unsafe { bindings::filemap_read_stock(raw, iter.as_raw(), already_read) }
+    } else {
+        read::filemap_read(iocb, iter, already_read)
+    };
+    // From here on the kiocb may be io_uring's: only its address is used.
+    if ret == EIOCBQUEUED.to_errno() as isize {
+        queued::note(key);
+    }
+    if let Some((id, pos, count, flags)) = traced {
+        events::read(id, pos, count, flags, ret, hook_only);
+    }
+    ret
 }
 
 static OPS: bindings::filemap_read_ops = bindings::filemap_read_ops {

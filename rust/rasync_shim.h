@@ -8,16 +8,11 @@
 
 #include <linux/types.h>
 
-/* Keep in the order of `Stat` in stats.rs. */
+/* The counters of debugfs rasync/stats (stats_list.h). */
 enum rasync_stat {
-	RASYNC_STAT_READS,
-	RASYNC_STAT_NOWAIT_EAGAIN,
-	RASYNC_STAT_WAITS_LOCK,
-	RASYNC_STAT_WAITS_WAIT,
-	RASYNC_STAT_LATE_WINS,
-	RASYNC_STAT_EIOCBQUEUED,
-	RASYNC_STAT_SHORT_READS,
-	RASYNC_STAT_LARGE_FOLIOS,
+#define RASYNC_STAT(name) RASYNC_STAT_##name,
+#include "stats_list.h"
+#undef RASYNC_STAT
 	RASYNC_NR_STATS,
 };
 
@@ -36,6 +31,8 @@ void rasync_shim_stop(void);
 void rasync_stat_inc(unsigned int idx);
 void rasync_stat_read(void);
 unsigned int rasync_nr_stats(void);
+const char *rasync_stat_name(unsigned int idx);
+void rasync_queued_hist_add(u64 ns);
 void rasync_debugfs_init(void);
 void rasync_debugfs_exit(void);
 
@@ -68,6 +65,14 @@ int rasync_filemap_add_folio(struct address_space *mapping,
 			     struct folio *folio, loff_t pos);
 void rasync_trace_get_pages(struct address_space *mapping, pgoff_t index,
 			    pgoff_t last_index);
+
+/* shim_trace.c */
+void rasync_trace_read(dev_t dev, unsigned long ino, loff_t pos, size_t count,
+		       int flags, ssize_t ret, bool stock);
+void rasync_trace_queued(struct file *file, pgoff_t index, bool lock);
+void rasync_trace_eagain(struct file *file, pgoff_t index, unsigned int reason);
+void rasync_trace_start_read(struct file *file, pgoff_t index);
+void rasync_trace_woken(struct file *file, loff_t pos, u64 queued_ns);
 
 /* Implemented in Rust (rasync_main.rs), called by shim_module.c. */
 int rasync_set_enabled(bool on);

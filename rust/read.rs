@@ -26,6 +26,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::batch::FolioBatch;
+use crate::events;
 use crate::folio::Folio;
 use crate::iov::IovIter;
 use crate::kiocb::Kiocb;
@@ -57,10 +58,15 @@ fn update_folio(
     folio: &Folio,
     need_uptodate: bool,
 ) -> Result<Update> {
+    let file = iocb.file();
     // The seed's order: wait for the read in flight, don't take its lock.
     if let Some(wpq) = iocb.wait_page_queue() {
         if !iocb.is_nowait() {
-            wait_on_folio_locked_async(&wpq.arm(folio).ok_or(EINVAL)?)?;
+            let waited = wait_on_folio_locked_async(&wpq.arm(folio).ok_or(EINVAL)?);
+            if waited == Err(EIOCBQUEUED) {
+                events::queued(file, folio.index(), false);
+            }
+            waited?;
             if folio.is_uptodate() {
                 return Ok(Update::Ready);
             }
@@ -69,16 +75,26 @@ fn update_folio(
 
     // Serialise with truncate and hole punch, as 6.12 does.
     let _invalidate = if iocb.is_nowait() {
-        mapping.try_invalidate_lock_shared().ok_or(EAGAIN)?
+        mapping
+            .try_invalidate_lock_shared()
+            .ok_or_else(|| events::eagain(file, folio.index(), Stat::EagainInvalidateLock))?
     } else {
         mapping.invalidate_lock_shared()
     };
 
     let locked = match folio.try_lock() {
         Some(locked) => locked,
-        None if iocb.is_nowait() || iocb.is_noio() => return Err(EAGAIN),
+        None if iocb.is_nowait() || iocb.is_noio() => {
+            return Err(events::eagain(file, folio.index(), Stat::EagainLockBusy))
+        }
         None => match iocb.wait_page_queue() {
-            Some(wpq) => lock_folio_async(&wpq.arm(folio).ok_or(EINVAL)?)?,
+            Some(wpq) => {
+                let locked = lock_folio_async(&wpq.arm(folio).ok_or(EINVAL)?);
+                if matches!(locked, Err(e) if e == EIOCBQUEUED) {
+                    events::queued(file, folio.index(), true);
+                }
+                locked?
+            }
             // The caller sleeps, after `invalidate_lock` is dropped.
             None => return Ok(Update::WaitUnlocked),
         },
@@ -92,7 +108,7 @@ fn update_folio(
     }
     // No synchronous ->read_folio without permission to block.
     if iocb.is_noio() || iocb.is_nowait() || iocb.is_waitq() {
-        return Err(EAGAIN);
+        return Err(events::eagain(file, folio.index(), Stat::EagainNeedsRead));
     }
     match mapping.read_folio(iocb.file(), locked)? {
         Read::Done => Ok(Update::Ready),
@@ -114,9 +130,11 @@ fn start_folio_read(iocb: &Kiocb, mapping: &Mapping, batch: &mut FolioBatch) -> 
         Err(e) if e == EEXIST => return Ok(false),
         Err(e) => return Err(e),
     };
+    let index = folio.index();
     if let Read::Truncated = mapping.start_read_folio(iocb.file(), locked)? {
         return Ok(false);
     }
+    events::start_read(iocb.file(), index);
     drop(invalidate);
     Ok(batch.push(folio).is_ok())
 }
@@ -143,7 +161,7 @@ fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: 
         mapping.read_batch(index, max, batch);
         if batch.is_empty() {
             if iocb.is_noio() {
-                return Err(EAGAIN);
+                return Err(events::eagain(file, index, Stat::EagainNoio));
             }
             let nr = last_index.wrapping_sub(index);
             mapping.sync_readahead(file, index, nr, iocb.is_nowait());
@@ -151,7 +169,7 @@ fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: 
         }
         if batch.is_empty() {
             if iocb.is_nowait() {
-                return Err(EAGAIN);
+                return Err(events::eagain(file, index, Stat::EagainNotCached));
             }
             if iocb.is_waitq() {
                 // Waited for below like any folio under read.
@@ -170,7 +188,7 @@ fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: 
         let mut result = Ok(());
         if folio.is_readahead() {
             if iocb.is_noio() {
-                result = Err(EAGAIN);
+                result = Err(events::eagain(file, folio.index(), Stat::EagainNoio));
             } else {
                 mapping.async_readahead(file, folio, last_index);
             }

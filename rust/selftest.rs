@@ -118,6 +118,21 @@ impl Waiter {
             ffi::rasync_wq_unlock_irq(head);
         }
     }
+
+    /// Whether the entry is on `folio`'s queue (on any queue, in fact).
+    fn is_queued(&self, folio: &Folio) -> bool {
+        // SAFETY: As in `unqueue`.
+        let head = unsafe { ffi::folio_waitqueue(folio.as_ptr()) };
+        // SAFETY: `wpq` is initialised (type invariant); under the queue
+        // lock no waker rewrites the entry's links while they are read.
+        unsafe {
+            ffi::rasync_wq_lock_irq(head);
+            let entry = addr_of_mut!((*self.wpq.get()).wait.entry);
+            let queued = (*entry).next != entry;
+            ffi::rasync_wq_unlock_irq(head);
+            queued
+        }
+    }
 }
 
 /// A folio owned by the test and by nobody else.
@@ -128,9 +143,10 @@ fn private_folio() -> Result<ARef<Folio>> {
     Ok(unsafe { ARef::from_raw(f.cast()) })
 }
 
-type Case = fn(&Folio, &Waiter) -> core::result::Result<(), &'static str>;
+type Outcome = core::result::Result<(), &'static str>;
+type Case = fn(&Folio, &Waiter) -> Outcome;
 
-fn ensure(cond: bool, what: &'static str) -> core::result::Result<(), &'static str> {
+fn ensure(cond: bool, what: &'static str) -> Outcome {
     if cond {
         Ok(())
     } else {
@@ -138,10 +154,7 @@ fn ensure(cond: bool, what: &'static str) -> core::result::Result<(), &'static s
     }
 }
 
-fn lock_held_queues_then_fires_once(
-    f: &Folio,
-    w: &Waiter,
-) -> core::result::Result<(), &'static str> {
+fn lock_held_queues_then_fires_once(f: &Folio, w: &Waiter) -> Outcome {
     let held = f.try_lock().ok_or("could not lock the private folio")?;
     let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
@@ -159,10 +172,7 @@ fn lock_held_queues_then_fires_once(
     ensure(w.fired() == 1, "callback fired again after it was unlinked")
 }
 
-fn lock_free_acquires_without_callback(
-    f: &Folio,
-    w: &Waiter,
-) -> core::result::Result<(), &'static str> {
+fn lock_free_acquires_without_callback(f: &Folio, w: &Waiter) -> Outcome {
     let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     let held = lock_folio_async(&wait).map_err(|_| "lock free: not 0")?;
     ensure(f.is_locked(), "returned 0 without the lock")?;
@@ -170,10 +180,7 @@ fn lock_free_acquires_without_callback(
     ensure(w.fired() == 0, "callback fired although the lock was won")
 }
 
-fn wait_held_queues_then_fires_once(
-    f: &Folio,
-    w: &Waiter,
-) -> core::result::Result<(), &'static str> {
+fn wait_held_queues_then_fires_once(f: &Folio, w: &Waiter) -> Outcome {
     let held = f.try_lock().ok_or("could not lock the private folio")?;
     let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
@@ -189,7 +196,7 @@ fn wait_held_queues_then_fires_once(
     ensure(!f.is_locked(), "the wait-only variant took the lock")
 }
 
-fn wait_free_returns_without_lock(f: &Folio, w: &Waiter) -> core::result::Result<(), &'static str> {
+fn wait_free_returns_without_lock(f: &Folio, w: &Waiter) -> Outcome {
     let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
         wait_on_folio_locked_async(&wait) == Ok(()),
@@ -200,7 +207,7 @@ fn wait_free_returns_without_lock(f: &Folio, w: &Waiter) -> core::result::Result
     ensure(w.fired() == 0, "callback fired although nothing was queued")
 }
 
-fn wake_page_match_rules(f: &Folio, w: &Waiter) -> core::result::Result<(), &'static str> {
+fn wake_page_match_rules(f: &Folio, w: &Waiter) -> Outcome {
     // Nothing is queued by this case; arming points the entry at `f`.
     let _wait = w.wpq().arm(f).ok_or("entry still queued")?;
     let other = private_folio().map_err(|_| "no memory for a second folio")?;
@@ -230,7 +237,32 @@ fn wake_page_match_rules(f: &Folio, w: &Waiter) -> core::result::Result<(), &'st
     )
 }
 
-const CASES: [(&str, Case); 5] = [
+/// Not a case of its own: queues on a folio the caller holds locked, then
+/// fails, as a broken case would.
+fn fails_with_entry_queued(f: &Folio, w: &Waiter) -> Outcome {
+    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
+    ensure(
+        wait_on_folio_locked_async(&wait) == Err(EIOCBQUEUED),
+        "locked: not -EIOCBQUEUED",
+    )?;
+    Err("failed on purpose with its entry queued")
+}
+
+/// `run_case()`'s clean-up: a case that fails with its entry queued on the
+/// shared hashed queue leaves nothing there that the next wake could reach
+/// after the entry is freed.
+fn failed_case_leaves_nothing_queued(f: &Folio, w: &Waiter) -> Outcome {
+    let held = f.try_lock().ok_or("could not lock the private folio")?;
+    ensure(
+        run_case(fails_with_entry_queued, f, w).is_err(),
+        "the failing case passed",
+    )?;
+    ensure(!w.is_queued(f), "the failed case's entry is still queued")?;
+    drop(held);
+    ensure(w.fired() == 0, "the unlock woke the failed case's entry")
+}
+
+const CASES: [(&str, Case); 6] = [
     (
         "lock_held_queues_then_fires_once",
         lock_held_queues_then_fires_once,
@@ -248,7 +280,20 @@ const CASES: [(&str, Case); 5] = [
         wait_free_returns_without_lock,
     ),
     ("wake_page_match_rules", wake_page_match_rules),
+    (
+        "failed_case_leaves_nothing_queued",
+        failed_case_leaves_nothing_queued,
+    ),
 ];
+
+/// Runs `case`, then leaves nothing behind that a later wake could reach: a
+/// failed case may have left the entry queued (a guard it held unlocked the
+/// folio on the way out, or the folio is still locked).
+fn run_case(case: Case, folio: &Folio, waiter: &Waiter) -> Outcome {
+    let result = case(folio, waiter);
+    waiter.unqueue(folio);
+    result
+}
 
 /// Runs every case; `Err(EIO)` if any failed.
 pub(crate) fn run() -> Result {
@@ -258,12 +303,7 @@ pub(crate) fn run() -> Result {
     for (n, (name, case)) in CASES.iter().enumerate() {
         let folio = private_folio()?;
         let waiter = Waiter::new()?;
-        let result = case(&folio, &waiter);
-        // Leave nothing behind that a later wake could reach: a failed case
-        // may have left the entry queued (a guard it held unlocked the
-        // folio on the way out).
-        waiter.unqueue(&folio);
-        match result {
+        match run_case(*case, &folio, &waiter) {
             Ok(()) => pr_info!("rasync_selftest: ok {} {}\n", n + 1, name),
             Err(why) => {
                 failed += 1;

@@ -11,6 +11,7 @@
 #include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
+#include <linux/stringify.h>
 #include <linux/uaccess.h>
 
 #include "rasync_shim.h"
@@ -133,16 +134,18 @@ MODULE_PARM_DESC(hook_only, "pass every hooked read to the stock path (measures 
 /* Per-CPU so the read path never bounces a shared cache line. */
 static DEFINE_PER_CPU(u64 [RASYNC_NR_STATS], rasync_stats);
 
+/* In the order of enum rasync_stat, from the same list. */
 static const char *const rasync_stat_names[RASYNC_NR_STATS] = {
-	[RASYNC_STAT_READS] = "reads",
-	[RASYNC_STAT_NOWAIT_EAGAIN] = "nowait_eagain",
-	[RASYNC_STAT_WAITS_LOCK] = "waits_lock",
-	[RASYNC_STAT_WAITS_WAIT] = "waits_wait",
-	[RASYNC_STAT_LATE_WINS] = "late_wins",
-	[RASYNC_STAT_EIOCBQUEUED] = "eiocbqueued",
-	[RASYNC_STAT_SHORT_READS] = "short_reads",
-	[RASYNC_STAT_LARGE_FOLIOS] = "large_folios",
+#define RASYNC_STAT(name) __stringify(name),
+#include "stats_list.h"
+#undef RASYNC_STAT
 };
+
+/* A counter's name, for the trace events that give a reason. */
+const char *rasync_stat_name(unsigned int idx)
+{
+	return idx < RASYNC_NR_STATS ? rasync_stat_names[idx] : "?";
+}
 
 /* this_cpu_inc() is a macro: Rust calls it through here. */
 void rasync_stat_inc(unsigned int idx)
@@ -154,13 +157,45 @@ void rasync_stat_inc(unsigned int idx)
 /* The one counter of every read, without the bounds check. */
 void rasync_stat_read(void)
 {
-	this_cpu_inc(rasync_stats[RASYNC_STAT_READS]);
+	this_cpu_inc(rasync_stats[RASYNC_STAT_reads]);
 }
 
 unsigned int rasync_nr_stats(void)
 {
 	return RASYNC_NR_STATS;
 }
+
+/*
+ * How long reads sat at -EIOCBQUEUED before io_uring retried them, in log2
+ * buckets of nanoseconds: bucket b counts times in [2^(b-1), 2^b), the
+ * last one everything above.
+ */
+#define RASYNC_HIST_BUCKETS 64
+static DEFINE_PER_CPU(u64 [RASYNC_HIST_BUCKETS], rasync_queued_hist);
+
+void rasync_queued_hist_add(u64 ns)
+{
+	this_cpu_inc(rasync_queued_hist[min(fls64(ns), RASYNC_HIST_BUCKETS - 1)]);
+}
+
+/* Lines "<from_ns> <to_ns> <count>" for the non-empty buckets. */
+static int queued_hist_show(struct seq_file *m, void *v)
+{
+	unsigned int b;
+	int cpu;
+
+	for (b = 0; b < RASYNC_HIST_BUCKETS; b++) {
+		u64 sum = 0;
+
+		for_each_possible_cpu(cpu)
+			sum += per_cpu(rasync_queued_hist[b], cpu);
+		if (sum)
+			seq_printf(m, "%llu %llu %llu\n", b ? 1ULL << (b - 1) : 0,
+				   (1ULL << b) - 1, sum);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(queued_hist);
 
 static int stats_show(struct seq_file *m, void *v)
 {
@@ -197,9 +232,12 @@ static ssize_t stats_write(struct file *file, const char __user *ubuf,
 	buf[len] = '\0';
 	if (strcmp(strim(buf), "reset"))
 		return -EINVAL;
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
 		for (i = 0; i < RASYNC_NR_STATS; i++)
 			per_cpu(rasync_stats[i], cpu) = 0;
+		for (i = 0; i < RASYNC_HIST_BUCKETS; i++)
+			per_cpu(rasync_queued_hist[i], cpu) = 0;
+	}
 	return len;
 }
 
@@ -227,6 +265,8 @@ void rasync_debugfs_init(void)
 	rasync_debugfs = debugfs_create_dir("rasync", NULL);
 	debugfs_create_file("stats", 0644, rasync_debugfs, NULL, &stats_fops);
 	debugfs_create_file("state", 0444, rasync_debugfs, NULL, &state_fops);
+	debugfs_create_file("queued_hist", 0444, rasync_debugfs, NULL,
+			    &queued_hist_fops);
 }
 
 void rasync_debugfs_exit(void)
