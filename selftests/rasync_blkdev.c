@@ -158,7 +158,7 @@ TEST_F_TIMEOUT(blk, matches_generator, 120)
 	ru_stats_delta(&before, &after, &d);
 	ru_stats_format(&d, msg, sizeof(msg));
 	TH_LOG("stats delta: %s", msg);
-	EXPECT_LT(0, d.v[RS_READS]) TH_LOG("rasync served no block-device reads");
+	EXPECT_LT(0, ru_stat(&d, "reads")) TH_LOG("rasync served no block-device reads");
 }
 
 TEST_F_TIMEOUT(blk, module_matches_stock_path, 120)

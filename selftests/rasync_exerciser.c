@@ -1246,7 +1246,7 @@ TEST_F_TIMEOUT(exerciser, random_ops, case_timeout())
 		ru_stats_format(&d, sbuf, sizeof(sbuf));
 		TH_LOG("stats delta: %s", sbuf);
 		if (ex->enabled0 == 1)
-			EXPECT_LT(0, d.v[RS_READS])
+			EXPECT_LT(0, ru_stat(&d, "reads"))
 				TH_LOG("rasync served no reads: is the hook off?");
 	}
 }

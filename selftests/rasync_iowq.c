@@ -204,8 +204,8 @@ TEST_F_TIMEOUT(iowq, cold_qd32_reads_wait_in_module, 120)
 	TH_LOG("%u cold reads, %lld punts; stats delta: %s", self->n, events,
 	       msg);
 	EXPECT_EQ(0, events);
-	EXPECT_LT(0, d.v[RS_WAITS_LOCK] + d.v[RS_WAITS_WAIT]);
-	EXPECT_LT(0, d.v[RS_EIOCBQUEUED]);
+	EXPECT_LT(0, ru_stat(&d, "waits_lock") + ru_stat(&d, "waits_wait"));
+	EXPECT_LT(0, ru_stat(&d, "eiocbqueued"));
 }
 
 TEST_F_TIMEOUT(iowq, sysctl_off_punts_to_iowq, 120)

@@ -429,17 +429,6 @@ FIXTURE_TEARDOWN(maxoff)
 	free(self->res_y);
 }
 
-static __printf(2, 3) void bad(struct mo_shared *sh, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!sh->nbad++) {
-		va_start(ap, fmt);
-		vsnprintf(sh->msg, sizeof(sh->msg), fmt, ap);
-		va_end(ap);
-	}
-}
-
 /* One read; its result, -errno, or NOT_RUN with lseek()'s errno in *err. */
 static int64_t mo_do_read(enum mo_mode mode, int fd, struct io_uring *ring,
 			  uint64_t off, uint32_t len, unsigned char *buf,
@@ -509,7 +498,7 @@ static void mo_check(const struct mo_file *f, enum mo_mode mode,
 	}
 	if (mode == MO_READ &&
 	    pos != (int64_t)off + (r->res > 0 ? r->res : 0)) {
-		bad(sh, "%s at %s (off %" PRIu64 "): res %" PRId64 ", file position %" PRId64 " after it",
+		RU_FAIL(sh, "%s at %s (off %" PRIu64 "): res %" PRId64 ", file position %" PRId64 " after it",
 		    name, where, off, r->res, pos);
 		return;
 	}
@@ -517,7 +506,7 @@ static void mo_check(const struct mo_file *f, enum mo_mode mode,
 	if (r->res != want &&
 	    !(mo_nowait(mode) && (r->res == -EAGAIN ||
 				  (r->res > 0 && r->res < want)))) {
-		bad(sh, "%s at %s (off %" PRIu64 "): res %" PRId64 " (%s), want %" PRId64,
+		RU_FAIL(sh, "%s at %s (off %" PRIu64 "): res %" PRId64 " (%s), want %" PRId64,
 		    name, where, off, r->res,
 		    r->res < 0 ? strerror(-r->res) : "bytes", want);
 		return;
@@ -536,7 +525,7 @@ static void mo_check(const struct mo_file *f, enum mo_mode mode,
 		mo_fill_expected(f->ext, off, r->res, exp);
 		for (i = 0; i < r->res; i++) {
 			if (buf[i] != exp[i]) {
-				bad(sh, "%s at %s res %" PRId64 ": byte at max%+" PRId64 " is 0x%02x, want 0x%02x",
+				RU_FAIL(sh, "%s at %s res %" PRId64 ": byte at max%+" PRId64 " is 0x%02x, want 0x%02x",
 				    name, where, r->res,
 				    (int64_t)(off + i - f->max), buf[i],
 				    exp[i]);
@@ -548,7 +537,7 @@ static void mo_check(const struct mo_file *f, enum mo_mode mode,
 	}
 	for (i = r->res > 0 ? r->res : 0; i < rd->len + GUARD; i++) {
 		if (buf[i] != POISON) {
-			bad(sh, "%s at %s res %" PRId64 ": buffer byte %" PRId64 " written past the result",
+			RU_FAIL(sh, "%s at %s res %" PRId64 ": buffer byte %" PRId64 " written past the result",
 			    name, where, r->res, i);
 			return;
 		}
@@ -742,12 +731,12 @@ static void mo_stats_end(struct __test_metadata *_metadata,
 	ru_stats_format(&d, msg, sizeof(msg));
 	TH_LOG("%s: stats delta: %s", what, msg);
 	if (through) {
-		EXPECT_LT(0, d.v[RS_READS])
+		EXPECT_LT(0, ru_stat(&d, "reads"))
 			TH_LOG("%s: the module served none of the reads", what);
 	} else {
-		EXPECT_EQ(0, d.v[RS_READS])
+		EXPECT_EQ(0, ru_stat(&d, "reads"))
 			TH_LOG("%s: the module served %llu reads while disabled",
-			       what, (unsigned long long)d.v[RS_READS]);
+			       what, (unsigned long long)ru_stat(&d, "reads"));
 	}
 }
 

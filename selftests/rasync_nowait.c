@@ -106,10 +106,10 @@ static void stats_no_wait(struct __test_metadata *_metadata,
 	ru_stats_delta(&self->before, &after, &d);
 	ru_stats_format(&d, msg, sizeof(msg));
 	TH_LOG("%s: stats delta: %s", what, msg);
-	EXPECT_LT(0, d.v[RS_READS]);
-	EXPECT_EQ(0, d.v[RS_WAITS_LOCK]);
-	EXPECT_EQ(0, d.v[RS_WAITS_WAIT]);
-	EXPECT_EQ(0, d.v[RS_EIOCBQUEUED]);
+	EXPECT_LT(0, ru_stat(&d, "reads"));
+	EXPECT_EQ(0, ru_stat(&d, "waits_lock"));
+	EXPECT_EQ(0, ru_stat(&d, "waits_wait"));
+	EXPECT_EQ(0, ru_stat(&d, "eiocbqueued"));
 }
 
 static void run(struct __test_metadata *_metadata, FIXTURE_DATA(nowait) *self,

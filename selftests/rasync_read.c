@@ -195,7 +195,7 @@ TEST_F_TIMEOUT(rd, module_matches_stock_path, 120)
 	ru_stats_delta(&before, &after, &d);
 	ru_stats_format(&d, msg, sizeof(msg));
 	TH_LOG("enabled=Y stats delta: %s", msg);
-	EXPECT_LT(0, d.v[RS_READS]) TH_LOG("the module served no reads while enabled");
+	EXPECT_LT(0, ru_stat(&d, "reads")) TH_LOG("the module served no reads while enabled");
 
 	/* stock filemap_read(): the hook is unregistered */
 	ASSERT_EQ(0, ru_set_module_enabled(false));
@@ -206,8 +206,8 @@ TEST_F_TIMEOUT(rd, module_matches_stock_path, 120)
 		    "enabled=N");
 	ASSERT_EQ(0, ru_stats_read(&after));
 	ru_stats_delta(&before, &after, &d);
-	EXPECT_EQ(0, d.v[RS_READS]) TH_LOG("the module served %llu reads while disabled",
-					    (unsigned long long)d.v[RS_READS]);
+	EXPECT_EQ(0, ru_stat(&d, "reads")) TH_LOG("the module served %llu reads while disabled",
+					    (unsigned long long)ru_stat(&d, "reads"));
 
 	ASSERT_EQ(0, ru_set_module_enabled(self->enabled_orig));
 	self->enabled_orig = -1;

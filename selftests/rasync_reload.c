@@ -40,16 +40,6 @@ FIXTURE(reload)
 	int unload_ret;
 };
 
-static int ensure_loaded(void)
-{
-	int ret;
-
-	if (ru_module_loaded())
-		return 0;
-	ret = ru_module_load(ru_module_path(), "");
-	return ret == -EEXIST ? 0 : ret;
-}
-
 FIXTURE_SETUP(reload)
 {
 	int i, ret;
@@ -60,7 +50,7 @@ FIXTURE_SETUP(reload)
 	if (access(ru_module_path(), R_OK))
 		SKIP(return, "module file %s: %s (set RASYNC_KO)",
 		     ru_module_path(), strerror(errno));
-	ret = ensure_loaded();
+	ret = ru_module_ensure_loaded();
 	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", ru_module_path(),
 				 strerror(-ret));
 
@@ -87,7 +77,7 @@ FIXTURE_TEARDOWN(reload)
 
 	/* later tests need the module: put it back whatever happened */
 	if (!ru_host_dryrun() && !ru_module_loaded()) {
-		ret = ensure_loaded();
+		ret = ru_module_ensure_loaded();
 		if (ret)
 			TH_LOG("reloading %s: %s", ru_module_path(),
 			       strerror(-ret));
@@ -166,7 +156,7 @@ TEST_F_TIMEOUT(reload, unload_with_reads_in_flight, 180)
 	int ret;
 
 	for (round = 0; round < INFLIGHT_ROUNDS; round++) {
-		ASSERT_EQ(0, ensure_loaded());
+		ASSERT_EQ(0, ru_module_ensure_loaded());
 		ASSERT_EQ(1, ru_state_get("hooked"));
 		n = ru_gen_blocks(q, MAX_REQS, FILE_SIZE, ru_seed() + round);
 		pages = ru_evict(self->fd, FILE_SIZE);

@@ -58,196 +58,6 @@
 #define HANG_SECONDS	60
 #define TEST_TIMEOUT	150
 
-/* --- the checking reader (one ring per thread) ------------------------- */
-
-#define GUARD		256
-#define POISON		0xA5
-
-struct sreader {
-	/* set by the caller */
-	const int *fds;
-	const uint64_t *sizes;
-	const uint64_t *seeds;
-	unsigned int nfiles;
-	uint64_t rng;
-	double deadline;		/* stop submitting at this time */
-	unsigned long max_reads;	/* or after this many */
-	atomic_bool *stop;		/* or when this turns true */
-	/* results */
-	unsigned long reads;
-	uint64_t bytes;
-	unsigned int nbad;
-	int err;			/* ring failure, -ETIME on a hang */
-	char msg[512];
-};
-
-struct sslot {
-	unsigned int file;
-	uint64_t off;
-	uint32_t len;
-};
-
-static void sreader_fail(struct sreader *sr, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sreader_fail(struct sreader *sr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!sr->nbad++) {
-		va_start(ap, fmt);
-		vsnprintf(sr->msg, sizeof(sr->msg), fmt, ap);
-		va_end(ap);
-	}
-}
-
-static void sreader_pick(struct sreader *sr, struct sslot *s)
-{
-	uint64_t r = ru_xorshift64(&sr->rng), size;
-
-	s->file = (r >> 40) % sr->nfiles;
-	size = sr->sizes[s->file];
-	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
-	switch (r % 8) {
-	case 0 ... 2:		/* small, unaligned */
-		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
-		break;
-	case 3 ... 4:		/* page multiples, unaligned offset */
-		s->len = RU_PAGE * (1 + (r >> 8) % 16);
-		break;
-	case 5:			/* anything up to the largest buffer */
-		s->len = 1 + (r >> 8) % MAX_LEN;
-		break;
-	default:		/* aligned 4K */
-		s->off &= ~(uint64_t)(RU_PAGE - 1);
-		s->len = RU_PAGE;
-		break;
-	}
-}
-
-static void sreader_check(struct sreader *sr, const struct sslot *s, int res,
-			  const unsigned char *buf)
-{
-	uint32_t want = ru_expected_len(s->off, s->len, sr->sizes[s->file]);
-	uint64_t seed = sr->seeds[s->file];
-	ssize_t bad;
-	uint32_t i;
-
-	sr->reads++;
-	if (res != (int)want) {
-		sreader_fail(sr, "file %u off %" PRIu64 " len %u: res %d%s%s, want %u",
-			     s->file, s->off, s->len, res,
-			     res < 0 ? " " : "", res < 0 ? strerror(-res) : "",
-			     want);
-		return;
-	}
-	sr->bytes += res;
-	bad = ru_pattern_check(buf, seed, s->off, res);
-	if (bad >= 0) {
-		unsigned char want_b;
-
-		ru_pattern_fill(&want_b, seed, s->off + bad, 1);
-		sreader_fail(sr, "file %u off %" PRIu64 " len %u: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
-			     s->file, s->off, s->len, s->off + bad, buf[bad],
-			     want_b);
-		return;
-	}
-	for (i = res; i < s->len + GUARD; i++) {
-		if (buf[i] != POISON) {
-			sreader_fail(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
-				     s->file, s->off, s->len, i);
-			return;
-		}
-	}
-}
-
-/* Runs until the deadline, max_reads or *stop; results in @sr. */
-static void sreader_run(struct sreader *sr)
-{
-	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
-	struct sslot slots[QD];
-	unsigned int inflight = 0, slot;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct ru_reader r;
-	unsigned char *buf;
-	int ret;
-
-	ret = ru_reader_init(&r, QD, MAX_LEN + GUARD, false, 0);
-	if (ret) {
-		sr->err = ret;
-		snprintf(sr->msg, sizeof(sr->msg), "io_uring set-up: %s",
-			 strerror(-ret));
-		return;
-	}
-	for (;;) {
-		bool stopping = ru_now_s() >= sr->deadline ||
-				sr->reads + inflight >= sr->max_reads ||
-				(sr->stop && atomic_load(sr->stop));
-
-		while (!stopping && r.nfree) {
-			sqe = io_uring_get_sqe(&r.ring);
-			if (!sqe)
-				break;
-			slot = r.free_slots[--r.nfree];
-			sreader_pick(sr, &slots[slot]);
-			buf = r.arena + (size_t)slot * r.slot_size;
-			memset(buf, POISON, slots[slot].len + GUARD);
-			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
-					   slots[slot].len, slots[slot].off);
-			io_uring_sqe_set_data64(sqe, slot);
-			inflight++;
-		}
-		ret = io_uring_submit(&r.ring);
-		if (ret < 0) {
-			sr->err = ret;
-			snprintf(sr->msg, sizeof(sr->msg), "io_uring_submit: %s",
-				 strerror(-ret));
-			break;
-		}
-		if (!inflight)
-			break;
-		do {
-			ret = io_uring_wait_cqe_timeout(&r.ring, &cqe, &ts);
-		} while (ret == -EINTR);
-		if (ret < 0) {
-			sr->err = ret;
-			if (ret == -ETIME)
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "hang: no read completed in %d s with %u in flight",
-					 HANG_SECONDS, inflight);
-			else
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "io_uring_wait_cqe: %s",
-					 strerror(-ret));
-			/* a stuck ring is left alone: closing it would not help */
-			return;
-		}
-		while (!io_uring_peek_cqe(&r.ring, &cqe)) {
-			slot = io_uring_cqe_get_data64(cqe);
-			ret = cqe->res;
-			io_uring_cqe_seen(&r.ring, cqe);
-			if (slot >= QD) {
-				sr->err = -EPROTO;
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "bad user_data %u", slot);
-				return;
-			}
-			sreader_check(sr, &slots[slot], ret,
-				      r.arena + (size_t)slot * r.slot_size);
-			r.free_slots[r.nfree++] = slot;
-			inflight--;
-		}
-	}
-	ru_reader_exit(&r);
-}
-
-static void *sreader_thread(void *arg)
-{
-	sreader_run(arg);
-	return NULL;
-}
-
 /* --- the evicting thread ------------------------------------------------ */
 
 struct evictor {
@@ -255,7 +65,7 @@ struct evictor {
 	const uint64_t *sizes;
 	unsigned int nfiles;
 	uint64_t rng;
-	atomic_bool *stop;
+	_Atomic bool *stop;
 	unsigned long passes;
 	int err;
 };
@@ -345,10 +155,10 @@ static void run_case(struct __test_metadata *_metadata,
 		     unsigned int nfiles)
 {
 	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET);
-	struct sreader sr[READERS];
+	struct ru_sreader sr[READERS];
 	pthread_t th[READERS], eth;
 	unsigned long reads = 0, nbad = 0;
-	atomic_bool stop = false;
+	_Atomic bool stop = false;
 	struct evictor ev = {
 		.fds = self->fds,
 		.sizes = self->sizes,
@@ -369,10 +179,13 @@ static void run_case(struct __test_metadata *_metadata,
 		sr[i].sizes = self->sizes;
 		sr[i].seeds = self->seeds;
 		sr[i].nfiles = nfiles;
+		sr[i].qd = QD;
+		sr[i].max_len = MAX_LEN;
+		sr[i].hang_seconds = HANG_SECONDS;
 		sr[i].rng = (ru_seed() + 1) * 0x9E3779B97F4A7C15ULL + i;
 		sr[i].deadline = t0 + budget;
 		sr[i].max_reads = MAX_READS;
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, sreader_thread,
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, ru_sreader_thread,
 					    &sr[i]));
 	}
 	for (i = 0; i < readers; i++) {
@@ -408,7 +221,7 @@ static void run_case(struct __test_metadata *_metadata,
 		ru_stats_format(&d, sbuf, sizeof(sbuf));
 		TH_LOG("stats delta: %s", sbuf);
 		if (ru_module_enabled() == 1)
-			EXPECT_LT(0, d.v[RS_READS])
+			EXPECT_LT(0, ru_stat(&d, "reads"))
 				TH_LOG("rasync served no reads: is the hook off?");
 	}
 }

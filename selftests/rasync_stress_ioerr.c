@@ -25,7 +25,9 @@
  *  - uring_async_failures_wake_queued_reads: reads queued (-EIOCBQUEUED)
  *    on folios whose read I/O then fails at completion (see the case);
  *  - pread_fails_then_recovers: the same for blocking pread(2) (in a
- *    child, so that a hang is reported instead of stopping the test).
+ *    child, so that a hang is reported instead of stopping the test);
+ *  - device_reads_no_more_than_stock: counts the device reads of a failing
+ *    block (bios failed) with stock and with rasync: rasync's are no more.
  *
  * make-it-fail, the fail_make_request settings and max_sectors_kb are
  * always put back:
@@ -621,7 +623,7 @@ TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 		injected_total += injected;
 		if (stats && ru_stats_read(&b) == 0) {
 			ru_stats_delta(&a, &b, &d);
-			queued += d.v[RS_EIOCBQUEUED];
+			queued += ru_stat(&d, "eiocbqueued");
 		} else {
 			stats = false;
 		}
@@ -648,6 +650,95 @@ TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 			TH_LOG("no read was queued (-EIOCBQUEUED) on a folio under I/O");
 	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
 		_metadata->name, reads, ru_now_s() - t0);
+}
+
+/*
+ * Device reads of a failing block, stock against rasync.  Each bio the
+ * injection fails is one device read, so injection_off() counts them.  A
+ * cold read of one page with POSIX_FADV_RANDOM (readahead reads just the
+ * pages asked for, so every bio is of that page) and a 64 KiB read with the
+ * default readahead window are made through io_uring and pread(2), with
+ * `enabled` N (stock 6.12) and Y (rasync) on the same offsets, each read
+ * on a newly opened file (readahead state starts alike).  rasync may not
+ * read a failing block more often than stock does.
+ */
+#define DEVREAD_OFFS	4
+
+static long devreads(FIXTURE_DATA(ioerr) *self, bool uring, int advice,
+		     uint64_t off, uint32_t len, int *res)
+{
+	long pages = evict(self->fd);
+
+	if (pages)
+		return pages < 0 ? pages : -EBUSY;
+	/* a new open file: readahead state of its own, as stock's had */
+	close(self->fd);
+	self->fd = open(self->path, O_RDONLY | O_NOATIME);
+	if (self->fd < 0)
+		return -errno;
+	if (posix_fadvise(self->fd, 0, 0, advice))
+		return -EINVAL;
+	if (injection_on(MANY_FAILURES, 100, 1))
+		return -EIO;
+	if (uring) {
+		*res = uring_read(self, self->buf, len, off);
+	} else {
+		*res = pread(self->fd, self->buf, len, off);
+		if (*res < 0)
+			*res = -errno;
+	}
+	return injection_off(MANY_FAILURES);
+}
+
+TEST_F_TIMEOUT(ioerr, device_reads_no_more_than_stock, TEST_TIMEOUT)
+{
+	static const struct {
+		const char *name;
+		int advice;
+		uint32_t len;
+	} shapes[] = {
+		{ "one page, FADV_RANDOM", POSIX_FADV_RANDOM, RU_PAGE },
+		{ "64 KiB, readahead", POSIX_FADV_NORMAL, READ_LEN },
+	};
+	static const char *const mode[] = { "stock", "rasync" };
+	long reads[2][2][2];	/* [shape][io_uring?][rasync?] */
+	unsigned int s, u, m, i;
+	int enabled0, res;
+
+	if (!ru_module_loaded())
+		SKIP(return, "rasync.ko is not loaded: nothing to compare");
+	enabled0 = ru_module_enabled();
+	ASSERT_LE(0, enabled0);
+	for (s = 0; s < 2; s++) {
+		for (u = 0; u < 2; u++) {
+			for (m = 0; m < 2; m++) {
+				ASSERT_EQ(0, ru_set_module_enabled(m));
+				reads[s][u][m] = 0;
+				for (i = 0; i < DEVREAD_OFFS; i++) {
+					uint64_t off = (uint64_t)i * FILE_SIZE /
+						       DEVREAD_OFFS + RU_PAGE;
+					long n = devreads(self, u, shapes[s].advice,
+							  off, shapes[s].len, &res);
+
+					ASSERT_LT(0, n)
+						TH_LOG("%s %s %s at %" PRIu64 ": %ld bios failed (res %d)",
+						       shapes[s].name,
+						       u ? "io_uring" : "pread",
+						       mode[m], off, n, res);
+					ASSERT_NE(-ETIME, res);
+					ASSERT_GE(0, res)
+						TH_LOG("%s read at %" PRIu64 " returned %d although all its bios failed",
+						       shapes[s].name, off, res);
+					reads[s][u][m] += n;
+				}
+			}
+			TH_LOG("%s, %s: %ld device reads (failed bios) for %d cold reads with stock, %ld with rasync",
+			       shapes[s].name, u ? "io_uring" : "pread(2)",
+			       reads[s][u][0], DEVREAD_OFFS, reads[s][u][1]);
+			EXPECT_LE(reads[s][u][1], reads[s][u][0]);
+		}
+	}
+	ASSERT_EQ(0, ru_set_module_enabled(enabled0));
 }
 
 struct pread_result {

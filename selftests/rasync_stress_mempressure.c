@@ -62,190 +62,6 @@
 #define HOG_SECONDS	180
 #define TEST_TIMEOUT	290
 
-/* --- the checking reader (one ring per process) ------------------------- */
-
-#define GUARD		256
-#define POISON		0xA5
-
-struct sreader {
-	/* set by the caller */
-	const int *fds;
-	const uint64_t *sizes;
-	const uint64_t *seeds;
-	unsigned int nfiles;
-	uint64_t rng;
-	double deadline;		/* stop submitting at this time */
-	unsigned long max_reads;	/* or after this many */
-	atomic_bool *stop;		/* or when this turns true */
-	/* results */
-	unsigned long reads;
-	uint64_t bytes;
-	unsigned int nbad;
-	int err;			/* ring failure, -ETIME on a hang */
-	char msg[512];
-};
-
-struct sslot {
-	unsigned int file;
-	uint64_t off;
-	uint32_t len;
-};
-
-static void sreader_fail(struct sreader *sr, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sreader_fail(struct sreader *sr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!sr->nbad++) {
-		va_start(ap, fmt);
-		vsnprintf(sr->msg, sizeof(sr->msg), fmt, ap);
-		va_end(ap);
-	}
-}
-
-static void sreader_pick(struct sreader *sr, struct sslot *s)
-{
-	uint64_t r = ru_xorshift64(&sr->rng), size;
-
-	s->file = (r >> 40) % sr->nfiles;
-	size = sr->sizes[s->file];
-	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
-	switch (r % 8) {
-	case 0 ... 1:		/* small, unaligned */
-		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
-		break;
-	case 2 ... 4:		/* page multiples, unaligned offset */
-		s->len = RU_PAGE * (1 + (r >> 8) % 64);
-		break;
-	case 5 ... 6:		/* anything up to the largest buffer */
-		s->len = 1 + (r >> 8) % MAX_LEN;
-		break;
-	default:		/* aligned 4K */
-		s->off &= ~(uint64_t)(RU_PAGE - 1);
-		s->len = RU_PAGE;
-		break;
-	}
-}
-
-static void sreader_check(struct sreader *sr, const struct sslot *s, int res,
-			  const unsigned char *buf)
-{
-	uint32_t want = ru_expected_len(s->off, s->len, sr->sizes[s->file]);
-	uint64_t seed = sr->seeds[s->file];
-	ssize_t bad;
-	uint32_t i;
-
-	sr->reads++;
-	if (res != (int)want) {
-		sreader_fail(sr, "file %u off %" PRIu64 " len %u: res %d%s%s, want %u",
-			     s->file, s->off, s->len, res,
-			     res < 0 ? " " : "", res < 0 ? strerror(-res) : "",
-			     want);
-		return;
-	}
-	sr->bytes += res;
-	bad = ru_pattern_check(buf, seed, s->off, res);
-	if (bad >= 0) {
-		unsigned char want_b;
-
-		ru_pattern_fill(&want_b, seed, s->off + bad, 1);
-		sreader_fail(sr, "file %u off %" PRIu64 " len %u: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
-			     s->file, s->off, s->len, s->off + bad, buf[bad],
-			     want_b);
-		return;
-	}
-	for (i = res; i < s->len + GUARD; i++) {
-		if (buf[i] != POISON) {
-			sreader_fail(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
-				     s->file, s->off, s->len, i);
-			return;
-		}
-	}
-}
-
-/* Runs until the deadline, max_reads or *stop; results in @sr. */
-static void sreader_run(struct sreader *sr)
-{
-	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
-	struct sslot slots[QD];
-	unsigned int inflight = 0, slot;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct ru_reader r;
-	unsigned char *buf;
-	int ret;
-
-	ret = ru_reader_init(&r, QD, MAX_LEN + GUARD, false, 0);
-	if (ret) {
-		sr->err = ret;
-		snprintf(sr->msg, sizeof(sr->msg), "io_uring set-up: %s",
-			 strerror(-ret));
-		return;
-	}
-	for (;;) {
-		bool stopping = ru_now_s() >= sr->deadline ||
-				sr->reads + inflight >= sr->max_reads ||
-				(sr->stop && atomic_load(sr->stop));
-
-		while (!stopping && r.nfree) {
-			sqe = io_uring_get_sqe(&r.ring);
-			if (!sqe)
-				break;
-			slot = r.free_slots[--r.nfree];
-			sreader_pick(sr, &slots[slot]);
-			buf = r.arena + (size_t)slot * r.slot_size;
-			memset(buf, POISON, slots[slot].len + GUARD);
-			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
-					   slots[slot].len, slots[slot].off);
-			io_uring_sqe_set_data64(sqe, slot);
-			inflight++;
-		}
-		ret = io_uring_submit(&r.ring);
-		if (ret < 0) {
-			sr->err = ret;
-			snprintf(sr->msg, sizeof(sr->msg), "io_uring_submit: %s",
-				 strerror(-ret));
-			break;
-		}
-		if (!inflight)
-			break;
-		do {
-			ret = io_uring_wait_cqe_timeout(&r.ring, &cqe, &ts);
-		} while (ret == -EINTR);
-		if (ret < 0) {
-			sr->err = ret;
-			if (ret == -ETIME)
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "hang: no read completed in %d s with %u in flight",
-					 HANG_SECONDS, inflight);
-			else
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "io_uring_wait_cqe: %s",
-					 strerror(-ret));
-			/* a stuck ring is left alone: closing it would not help */
-			return;
-		}
-		while (!io_uring_peek_cqe(&r.ring, &cqe)) {
-			slot = io_uring_cqe_get_data64(cqe);
-			ret = cqe->res;
-			io_uring_cqe_seen(&r.ring, cqe);
-			if (slot >= QD) {
-				sr->err = -EPROTO;
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "bad user_data %u", slot);
-				return;
-			}
-			sreader_check(sr, &slots[slot], ret,
-				      r.arena + (size_t)slot * r.slot_size);
-			r.free_slots[r.nfree++] = slot;
-			inflight--;
-		}
-	}
-	ru_reader_exit(&r);
-}
-
 /* --- /proc ---------------------------------------------------------------- */
 
 /* A "Key: N kB" line of /proc/meminfo, in bytes; -errno if missing. */
@@ -374,7 +190,7 @@ FIXTURE(mem)
 	uint64_t size;
 	pid_t hog;
 	pid_t readers[READERS];
-	struct sreader *sr;	/* shared with the reader processes */
+	struct ru_sreader *sr;	/* shared with the reader processes */
 };
 
 FIXTURE_SETUP(mem)
@@ -524,11 +340,15 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 	ooms0 = klog_count("Killed process");
 	t0 = ru_now_s();
 	for (i = 0; i < READERS; i++) {
-		struct sreader *sr = &self->sr[i];
+		struct ru_sreader *sr = &self->sr[i];
 
 		memset(sr, 0, sizeof(*sr));
 		sr->sizes = &self->size;
 		sr->nfiles = 1;
+		sr->qd = QD;
+		sr->max_len = MAX_LEN;
+		sr->large = true;
+		sr->hang_seconds = HANG_SECONDS;
 		sr->rng = (ru_seed() + 1) * 0x9E3779B97F4A7C15ULL + i;
 		sr->deadline = t0 + budget;
 		sr->max_reads = MAX_READS;
@@ -548,7 +368,7 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 			}
 			sr->fds = &fd;
 			sr->seeds = &seed;
-			sreader_run(sr);
+			ru_sreader_run(sr);
 			_exit(0);
 		}
 		self->readers[i] = pid;

@@ -393,8 +393,8 @@ static void run_case(struct __test_metadata *_metadata,
 		if (self->have_stats) {
 			ASSERT_EQ(0, ru_stats_read(&b));
 			ru_stats_delta(&a, &b, &d);
-			queued_total += d.v[RS_EIOCBQUEUED];
-			if (d.v[RS_EIOCBQUEUED])
+			queued_total += ru_stat(&d, "eiocbqueued");
+			if (ru_stat(&d, "eiocbqueued"))
 				queued_rounds++;
 		}
 
@@ -454,12 +454,12 @@ static void run_case(struct __test_metadata *_metadata,
 	EXPECT_LE(mode == KILL_TASK ? 1 : round, 2 * queued_rounds)
 		TH_LOG("only %u of %u rounds had reads queued (eiocbqueued did not rise)",
 		       queued_rounds, round);
-	EXPECT_EQ(d.v[RS_EIOCBQUEUED],
-		  d.v[RS_WAITS_LOCK] + d.v[RS_WAITS_WAIT])
+	EXPECT_EQ(ru_stat(&d, "eiocbqueued"),
+		  ru_stat(&d, "waits_lock") + ru_stat(&d, "waits_wait"))
 		TH_LOG("stats inconsistent: eiocbqueued %" PRIu64 " != waits_lock %" PRIu64 " + waits_wait %" PRIu64,
-		       d.v[RS_EIOCBQUEUED], d.v[RS_WAITS_LOCK],
-		       d.v[RS_WAITS_WAIT]);
-	EXPECT_LE(d.v[RS_EIOCBQUEUED], d.v[RS_READS]);
+		       ru_stat(&d, "eiocbqueued"), ru_stat(&d, "waits_lock"),
+		       ru_stat(&d, "waits_wait"));
+	EXPECT_LE(ru_stat(&d, "eiocbqueued"), ru_stat(&d, "reads"));
 }
 
 TEST_F_TIMEOUT(tear, close_ring_with_reads_queued, TEST_TIMEOUT)

@@ -155,20 +155,6 @@ struct phase_result {
 	char msg[512];
 };
 
-static void bad(struct phase_result *pr, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void bad(struct phase_result *pr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!pr->nbad++) {
-		va_start(ap, fmt);
-		vsnprintf(pr->msg, sizeof(pr->msg), fmt, ap);
-		va_end(ap);
-	}
-}
-
 FIXTURE(trunc)
 {
 	int fd;
@@ -299,12 +285,12 @@ static void check_read(FIXTURE_DATA(trunc) *self, bool extend,
 
 	pr->reads++;
 	if (res < 0) {
-		bad(pr, "read off %" PRIu64 " len %u: res %d (%s)", s->off,
+		RU_FAIL(pr, "read off %" PRIu64 " len %u: res %d (%s)", s->off,
 		    s->len, res, strerror(-res));
 		return;
 	}
 	if ((uint32_t)res > maxres) {
-		bad(pr, "read off %" PRIu64 " len %u: res %d, but the file had at most %" PRIu64 " bytes while it ran (%u allowed)",
+		RU_FAIL(pr, "read off %" PRIu64 " len %u: res %d, but the file had at most %" PRIu64 " bytes while it ran (%u allowed)",
 		    s->off, s->len, res, bound, maxres);
 		return;
 	}
@@ -321,7 +307,7 @@ static void check_read(FIXTURE_DATA(trunc) *self, bool extend,
 			zeros = true;
 			continue;
 		}
-		bad(pr, "read off %" PRIu64 " len %u res %d: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x%s (i_size >= %" PRIu64 " throughout)",
+		RU_FAIL(pr, "read off %" PRIu64 " len %u res %d: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x%s (i_size >= %" PRIu64 " throughout)",
 		    s->off, s->len, res, o, buf[i], self->expect[i],
 		    o >= lo ? " or 0x00" : "", lo);
 		return;
@@ -330,7 +316,7 @@ static void check_read(FIXTURE_DATA(trunc) *self, bool extend,
 		pr->zero_reads++;
 	for (i = res; i < s->len + GUARD; i++) {
 		if (buf[i] != POISON) {
-			bad(pr, "read off %" PRIu64 " len %u res %d: buffer byte %u written past the result",
+			RU_FAIL(pr, "read off %" PRIu64 " len %u res %d: buffer byte %u written past the result",
 			    s->off, s->len, res, i);
 			return;
 		}
@@ -610,7 +596,7 @@ TEST_F_TIMEOUT(trunc, racing_reads_return_valid_bytes, TEST_TIMEOUT)
 		ru_stats_format(&d, sbuf, sizeof(sbuf));
 		TH_LOG("stats delta: %s", sbuf);
 		if (ru_module_enabled() == 1)
-			EXPECT_LT(0, d.v[RS_READS])
+			EXPECT_LT(0, ru_stat(&d, "reads"))
 				TH_LOG("rasync served no reads: is the hook off?");
 	}
 }

@@ -58,202 +58,12 @@
 #define HANG_SECONDS	60
 #define TEST_TIMEOUT	180
 
-/* --- the checking reader (one ring per thread) ------------------------- */
-
-#define GUARD		256
-#define POISON		0xA5
-
-struct sreader {
-	/* set by the caller */
-	const int *fds;
-	const uint64_t *sizes;
-	const uint64_t *seeds;
-	unsigned int nfiles;
-	uint64_t rng;
-	double deadline;		/* stop submitting at this time */
-	unsigned long max_reads;	/* or after this many */
-	atomic_bool *stop;		/* or when this turns true */
-	/* results */
-	unsigned long reads;
-	uint64_t bytes;
-	unsigned int nbad;
-	int err;			/* ring failure, -ETIME on a hang */
-	char msg[512];
-};
-
-struct sslot {
-	unsigned int file;
-	uint64_t off;
-	uint32_t len;
-};
-
-static void sreader_fail(struct sreader *sr, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void sreader_fail(struct sreader *sr, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!sr->nbad++) {
-		va_start(ap, fmt);
-		vsnprintf(sr->msg, sizeof(sr->msg), fmt, ap);
-		va_end(ap);
-	}
-}
-
-static void sreader_pick(struct sreader *sr, struct sslot *s)
-{
-	uint64_t r = ru_xorshift64(&sr->rng), size;
-
-	s->file = (r >> 40) % sr->nfiles;
-	size = sr->sizes[s->file];
-	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
-	switch (r % 8) {
-	case 0 ... 2:		/* small, unaligned */
-		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
-		break;
-	case 3 ... 4:		/* page multiples, unaligned offset */
-		s->len = RU_PAGE * (1 + (r >> 8) % 16);
-		break;
-	case 5:			/* anything up to the largest buffer */
-		s->len = 1 + (r >> 8) % MAX_LEN;
-		break;
-	default:		/* aligned 4K */
-		s->off &= ~(uint64_t)(RU_PAGE - 1);
-		s->len = RU_PAGE;
-		break;
-	}
-}
-
-static void sreader_check(struct sreader *sr, const struct sslot *s, int res,
-			  const unsigned char *buf)
-{
-	uint32_t want = ru_expected_len(s->off, s->len, sr->sizes[s->file]);
-	uint64_t seed = sr->seeds[s->file];
-	ssize_t bad;
-	uint32_t i;
-
-	sr->reads++;
-	if (res != (int)want) {
-		sreader_fail(sr, "file %u off %" PRIu64 " len %u: res %d%s%s, want %u",
-			     s->file, s->off, s->len, res,
-			     res < 0 ? " " : "", res < 0 ? strerror(-res) : "",
-			     want);
-		return;
-	}
-	sr->bytes += res;
-	bad = ru_pattern_check(buf, seed, s->off, res);
-	if (bad >= 0) {
-		unsigned char want_b;
-
-		ru_pattern_fill(&want_b, seed, s->off + bad, 1);
-		sreader_fail(sr, "file %u off %" PRIu64 " len %u: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
-			     s->file, s->off, s->len, s->off + bad, buf[bad],
-			     want_b);
-		return;
-	}
-	for (i = res; i < s->len + GUARD; i++) {
-		if (buf[i] != POISON) {
-			sreader_fail(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
-				     s->file, s->off, s->len, i);
-			return;
-		}
-	}
-}
-
-/* Runs until the deadline, max_reads or *stop; results in @sr. */
-static void sreader_run(struct sreader *sr)
-{
-	struct __kernel_timespec ts = { .tv_sec = HANG_SECONDS };
-	struct sslot slots[QD];
-	unsigned int inflight = 0, slot;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct ru_reader r;
-	unsigned char *buf;
-	int ret;
-
-	ret = ru_reader_init(&r, QD, MAX_LEN + GUARD, false, 0);
-	if (ret) {
-		sr->err = ret;
-		snprintf(sr->msg, sizeof(sr->msg), "io_uring set-up: %s",
-			 strerror(-ret));
-		return;
-	}
-	for (;;) {
-		bool stopping = ru_now_s() >= sr->deadline ||
-				sr->reads + inflight >= sr->max_reads ||
-				(sr->stop && atomic_load(sr->stop));
-
-		while (!stopping && r.nfree) {
-			sqe = io_uring_get_sqe(&r.ring);
-			if (!sqe)
-				break;
-			slot = r.free_slots[--r.nfree];
-			sreader_pick(sr, &slots[slot]);
-			buf = r.arena + (size_t)slot * r.slot_size;
-			memset(buf, POISON, slots[slot].len + GUARD);
-			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
-					   slots[slot].len, slots[slot].off);
-			io_uring_sqe_set_data64(sqe, slot);
-			inflight++;
-		}
-		ret = io_uring_submit(&r.ring);
-		if (ret < 0) {
-			sr->err = ret;
-			snprintf(sr->msg, sizeof(sr->msg), "io_uring_submit: %s",
-				 strerror(-ret));
-			break;
-		}
-		if (!inflight)
-			break;
-		do {
-			ret = io_uring_wait_cqe_timeout(&r.ring, &cqe, &ts);
-		} while (ret == -EINTR);
-		if (ret < 0) {
-			sr->err = ret;
-			if (ret == -ETIME)
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "hang: no read completed in %d s with %u in flight",
-					 HANG_SECONDS, inflight);
-			else
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "io_uring_wait_cqe: %s",
-					 strerror(-ret));
-			/* a stuck ring is left alone: closing it would not help */
-			return;
-		}
-		while (!io_uring_peek_cqe(&r.ring, &cqe)) {
-			slot = io_uring_cqe_get_data64(cqe);
-			ret = cqe->res;
-			io_uring_cqe_seen(&r.ring, cqe);
-			if (slot >= QD) {
-				sr->err = -EPROTO;
-				snprintf(sr->msg, sizeof(sr->msg),
-					 "bad user_data %u", slot);
-				return;
-			}
-			sreader_check(sr, &slots[slot], ret,
-				      r.arena + (size_t)slot * r.slot_size);
-			r.free_slots[r.nfree++] = slot;
-			inflight--;
-		}
-	}
-	ru_reader_exit(&r);
-}
-
-static void *sreader_thread(void *arg)
-{
-	sreader_run(arg);
-	return NULL;
-}
-
 /* --- the evicting thread ------------------------------------------------ */
 
 struct evictor {
 	int fd;
 	uint64_t rng;
-	atomic_bool *stop;
+	_Atomic bool *stop;
 	unsigned long passes;
 	int err;
 };
@@ -283,23 +93,13 @@ FIXTURE(unload)
 	uint64_t size, seed;
 	char path[PATH_MAX];
 	int enabled0;		/* enabled when the case started */
-	struct sreader sr[READERS];
+	struct ru_sreader sr[READERS];
 	pthread_t th[READERS], eth;
 	unsigned int nthreads;
 	bool evictor_started;
-	atomic_bool stop;
+	_Atomic bool stop;
 	struct evictor ev;
 };
-
-static int ensure_loaded(void)
-{
-	int ret;
-
-	if (ru_module_loaded())
-		return 0;
-	ret = ru_module_load(ru_module_path(), "");
-	return ret == -EEXIST ? 0 : ret;
-}
 
 FIXTURE_SETUP(unload)
 {
@@ -318,7 +118,7 @@ FIXTURE_SETUP(unload)
 	if (!ru_module_loaded() && access(ru_module_path(), R_OK))
 		SKIP(return, "rasync is not loaded and %s is not readable (set RASYNC_KO)",
 		     ru_module_path());
-	ret = ensure_loaded();
+	ret = ru_module_ensure_loaded();
 	ASSERT_EQ(0, ret) TH_LOG("loading %s: %s", ru_module_path(),
 				 strerror(-ret));
 	self->enabled0 = ru_module_enabled();
@@ -354,7 +154,7 @@ FIXTURE_TEARDOWN(unload)
 	stop_threads(self);
 	/* later tests need the module, enabled as it was */
 	if (!ru_host_dryrun()) {
-		ret = ensure_loaded();
+		ret = ru_module_ensure_loaded();
 		if (ret)
 			TH_LOG("reloading %s: %s", ru_module_path(),
 			       strerror(-ret));
@@ -379,18 +179,21 @@ static void start_threads(struct __test_metadata *_metadata,
 				    &self->ev));
 	self->evictor_started = true;
 	for (i = 0; i < READERS; i++) {
-		struct sreader *sr = &self->sr[i];
+		struct ru_sreader *sr = &self->sr[i];
 
 		memset(sr, 0, sizeof(*sr));
 		sr->fds = &self->fd;
 		sr->sizes = &self->size;
 		sr->seeds = &self->seed;
 		sr->nfiles = 1;
+		sr->qd = QD;
+		sr->max_len = MAX_LEN;
+		sr->hang_seconds = HANG_SECONDS;
 		sr->rng = (ru_seed() + 1) * 0x9E3779B97F4A7C15ULL + i;
 		sr->deadline = deadline + HANG_SECONDS;	/* stop says when */
 		sr->max_reads = MAX_READS;
 		sr->stop = &self->stop;
-		ASSERT_EQ(0, pthread_create(&self->th[i], NULL, sreader_thread,
+		ASSERT_EQ(0, pthread_create(&self->th[i], NULL, ru_sreader_thread,
 					    sr));
 		self->nthreads++;
 	}
@@ -463,7 +266,7 @@ TEST_F_TIMEOUT(unload, toggle_enabled, TEST_TIMEOUT)
 		ru_stats_delta(&st0, &st1, &d);
 		ru_stats_format(&d, sbuf, sizeof(sbuf));
 		TH_LOG("stats delta: %s", sbuf);
-		EXPECT_LT(0, d.v[RS_EIOCBQUEUED])
+		EXPECT_LT(0, ru_stat(&d, "eiocbqueued"))
 			TH_LOG("no read waited in rasync while it was switched");
 	}
 	ASSERT_EQ(0, ret);
@@ -480,14 +283,14 @@ TEST_F_TIMEOUT(unload, unload_reload, TEST_TIMEOUT)
 
 	/* the first load counted the earlier tests too */
 	if (ru_stats_read(&st) == 0)
-		seen = st.v[RS_EIOCBQUEUED];
+		seen = ru_stat(&st, "eiocbqueued");
 	start_threads(_metadata, self, t0 + budget);
 	for (n = 0; n < MAX_SWITCHES && ru_now_s() - t0 < budget; n++) {
 		usleep(ru_xorshift64(&rng) % PAUSE_US);
 		/* what this load of the module did (stats start at 0) */
-		if (ru_stats_read(&st) == 0 && st.v[RS_EIOCBQUEUED] >= seen) {
-			queued += st.v[RS_EIOCBQUEUED] - seen;
-			seen = st.v[RS_EIOCBQUEUED];
+		if (ru_stats_read(&st) == 0 && ru_stat(&st, "eiocbqueued") >= seen) {
+			queued += ru_stat(&st, "eiocbqueued") - seen;
+			seen = ru_stat(&st, "eiocbqueued");
 		}
 		ret = ru_module_unload();
 		if (ret == -EAGAIN || ret == -EBUSY) {
@@ -528,7 +331,7 @@ TEST_F_TIMEOUT(unload, unload_reload, TEST_TIMEOUT)
 	finish(_metadata, self, t0, n, "rmmod attempts, each followed by insmod when it succeeded");
 	ASSERT_EQ(0, ret);
 	ASSERT_LT(0, unloads);
-	ASSERT_EQ(0, ensure_loaded());
+	ASSERT_EQ(0, ru_module_ensure_loaded());
 	/* reads really waited in the module that was being unloaded */
 	if (ru_stats_read(&st) == 0)
 		EXPECT_LT(0, queued)

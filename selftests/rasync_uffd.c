@@ -275,8 +275,8 @@ TEST_F(uffd, disable_waits_for_blocked_reader)
 	EXPECT_EQ(-1, ru_pattern_check(tmp, FILE_SEED, 0, RU_PAGE));
 	ASSERT_EQ(0, ru_stats_read(&after));
 	ru_stats_delta(&before, &after, &d);
-	EXPECT_EQ(0, d.v[RS_READS]) TH_LOG("%llu reads served by rasync while unhooked",
-					   (unsigned long long)d.v[RS_READS]);
+	EXPECT_EQ(0, ru_stat(&d, "reads")) TH_LOG("%llu reads served by rasync while unhooked",
+					   (unsigned long long)ru_stat(&d, "reads"));
 
 	check_reader_done(_metadata, self);
 	ASSERT_TRUE(wait_flag(&w.done, DONE_MS))
@@ -287,8 +287,8 @@ TEST_F(uffd, disable_waits_for_blocked_reader)
 	/* the blocked read was rasync's: counted when it returned */
 	ASSERT_EQ(0, ru_stats_read(&after));
 	ru_stats_delta(&before, &after, &d);
-	EXPECT_EQ(1, d.v[RS_READS]) TH_LOG("rasync served %llu reads, want the blocked one",
-					   (unsigned long long)d.v[RS_READS]);
+	EXPECT_EQ(1, ru_stat(&d, "reads")) TH_LOG("rasync served %llu reads, want the blocked one",
+					   (unsigned long long)ru_stat(&d, "reads"));
 }
 
 TEST_F(uffd, disable_wait_is_killable)

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,24 +450,11 @@ int ru_state_get(const char *key)
 	return -EPROTO;
 }
 
-const char *const ru_stat_names[RS_NR] = {
-	[RS_READS]		= "reads",
-	[RS_NOWAIT_EAGAIN]	= "nowait_eagain",
-	[RS_WAITS_LOCK]		= "waits_lock",
-	[RS_WAITS_WAIT]		= "waits_wait",
-	[RS_LATE_WINS]		= "late_wins",
-	[RS_EIOCBQUEUED]	= "eiocbqueued",
-	[RS_SHORT_READS]	= "short_reads",
-	[RS_LARGE_FOLIOS]	= "large_folios",
-};
-
 int ru_stats_read(struct ru_stats *s)
 {
-	char buf[2048], *line, *save = NULL, name[64];
+	char buf[4096], *line, *save = NULL;
 	unsigned long long v;
-	unsigned int seen = 0;
 	ssize_t n;
-	int i;
 
 	memset(s, 0, sizeof(*s));
 	n = ru_read_str(RASYNC_STATS, buf, sizeof(buf));
@@ -474,16 +462,32 @@ int ru_stats_read(struct ru_stats *s)
 		return n;
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(line, "%63s %llu", name, &v) != 2)
+		if (s->n == RU_MAX_STATS ||
+		    sscanf(line, "%31s %llu", s->name[s->n], &v) != 2)
 			return -EPROTO;
-		for (i = 0; i < RS_NR; i++) {
-			if (!strcmp(name, ru_stat_names[i])) {
-				s->v[i] = v;
-				seen |= 1u << i;
-			}
-		}
+		s->v[s->n++] = v;
 	}
-	return seen == (1u << RS_NR) - 1 ? 0 : -EPROTO;
+	return s->n ? 0 : -EPROTO;
+}
+
+static const uint64_t *stat_find(const struct ru_stats *s, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return &s->v[i];
+	return NULL;
+}
+
+uint64_t ru_stat(const struct ru_stats *s, const char *name)
+{
+	const uint64_t *v = stat_find(s, name);
+
+	if (v)
+		return *v;
+	fprintf(stderr, "# %s has no counter '%s'\n", RASYNC_STATS, name);
+	exit(1);
 }
 
 int ru_stats_reset(void)
@@ -491,29 +495,216 @@ int ru_stats_reset(void)
 	return ru_write_str(RASYNC_STATS, "reset\n");
 }
 
+/* Per name of @after; a counter @before lacks counts from 0. */
 void ru_stats_delta(const struct ru_stats *before, const struct ru_stats *after,
 		    struct ru_stats *delta)
 {
-	int i;
+	const uint64_t *b;
+	unsigned int i;
 
-	for (i = 0; i < RS_NR; i++)
-		delta->v[i] = after->v[i] - before->v[i];
+	*delta = *after;
+	for (i = 0; i < after->n; i++) {
+		b = stat_find(before, after->name[i]);
+		delta->v[i] = after->v[i] - (b ? *b : 0);
+	}
 }
 
 void ru_stats_format(const struct ru_stats *s, char *buf, size_t len)
 {
 	size_t off = 0;
-	int i;
+	unsigned int i;
 
 	buf[0] = 0;
-	for (i = 0; i < RS_NR && off < len; i++)
+	for (i = 0; i < s->n && off < len; i++)
 		off += snprintf(buf + off, len - off, "%s%s=%" PRIu64,
-				i ? " " : "", ru_stat_names[i], s->v[i]);
+				i ? " " : "", s->name[i], s->v[i]);
+}
+
+/* --- failures ------------------------------------------------------------ */
+
+void ru_fail_first(unsigned int *nbad, char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!(*nbad)++) {
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/* --- the checking stream reader ---------------------------------------- */
+
+/* Bytes past each read's end that must stay poisoned, and the poison. */
+#define SR_GUARD	256
+#define SR_POISON	0xA5
+
+struct sslot {
+	unsigned int file;
+	uint64_t off;
+	uint32_t len;
+};
+
+/* One read: a file, an offset up to two pages past its end, a length. */
+static void sr_pick(struct ru_sreader *sr, struct sslot *s)
+{
+	/* by eighths: small unaligned, page runs, any length, aligned 4K */
+	static const unsigned char mix[2][8] = {
+		{ 0, 0, 0, 1, 1, 2, 3, 3 },
+		{ 0, 0, 1, 1, 1, 2, 2, 3 },	/* large: more and longer runs */
+	};
+	uint64_t r = ru_xorshift64(&sr->rng), size;
+
+	s->file = (r >> 40) % sr->nfiles;
+	size = sr->sizes[s->file];
+	s->off = ru_xorshift64(&sr->rng) % (size + 2 * RU_PAGE);
+	switch (mix[sr->large][r % 8]) {
+	case 0:
+		s->len = 1 + (r >> 8) % (2 * RU_PAGE);
+		break;
+	case 1:
+		s->len = RU_PAGE * (1 + (r >> 8) % (sr->large ? 64 : 16));
+		break;
+	case 2:
+		s->len = 1 + (r >> 8) % sr->max_len;
+		break;
+	default:
+		s->off &= ~(uint64_t)(RU_PAGE - 1);
+		s->len = RU_PAGE;
+		break;
+	}
+}
+
+static void sr_check(struct ru_sreader *sr, const struct sslot *s, int res,
+			  const unsigned char *buf)
+{
+	uint32_t want = ru_expected_len(s->off, s->len, sr->sizes[s->file]);
+	uint64_t seed = sr->seeds[s->file];
+	ssize_t bad;
+	uint32_t i;
+
+	sr->reads++;
+	if (res != (int)want) {
+		RU_FAIL(sr, "file %u off %" PRIu64 " len %u: res %d%s%s, want %u",
+			     s->file, s->off, s->len, res,
+			     res < 0 ? " " : "", res < 0 ? strerror(-res) : "",
+			     want);
+		return;
+	}
+	sr->bytes += res;
+	bad = ru_pattern_check(buf, seed, s->off, res);
+	if (bad >= 0) {
+		unsigned char want_b;
+
+		ru_pattern_fill(&want_b, seed, s->off + bad, 1);
+		RU_FAIL(sr, "file %u off %" PRIu64 " len %u: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
+			     s->file, s->off, s->len, s->off + bad, buf[bad],
+			     want_b);
+		return;
+	}
+	for (i = res; i < s->len + SR_GUARD; i++) {
+		if (buf[i] != SR_POISON) {
+			RU_FAIL(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
+				     s->file, s->off, s->len, i);
+			return;
+		}
+	}
+}
+
+void ru_sreader_run(struct ru_sreader *sr)
+{
+	struct __kernel_timespec ts = { .tv_sec = sr->hang_seconds };
+	struct sslot *slots;
+	unsigned int inflight = 0, slot;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct ru_reader r;
+	unsigned char *buf;
+	int ret;
+
+	slots = calloc(sr->qd, sizeof(*slots));
+	ret = slots ? ru_reader_init(&r, sr->qd, sr->max_len + SR_GUARD, false, 0) : -ENOMEM;
+	if (ret) {
+		free(slots);
+		sr->err = ret;
+		snprintf(sr->msg, sizeof(sr->msg), "io_uring set-up: %s",
+			 strerror(-ret));
+		return;
+	}
+	for (;;) {
+		bool stopping = ru_now_s() >= sr->deadline ||
+				sr->reads + inflight >= sr->max_reads ||
+				(sr->stop && atomic_load(sr->stop));
+
+		while (!stopping && r.nfree) {
+			sqe = io_uring_get_sqe(&r.ring);
+			if (!sqe)
+				break;
+			slot = r.free_slots[--r.nfree];
+			sr_pick(sr, &slots[slot]);
+			buf = r.arena + (size_t)slot * r.slot_size;
+			memset(buf, SR_POISON, slots[slot].len + SR_GUARD);
+			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
+					   slots[slot].len, slots[slot].off);
+			io_uring_sqe_set_data64(sqe, slot);
+			inflight++;
+		}
+		ret = io_uring_submit(&r.ring);
+		if (ret < 0) {
+			sr->err = ret;
+			snprintf(sr->msg, sizeof(sr->msg), "io_uring_submit: %s",
+				 strerror(-ret));
+			break;
+		}
+		if (!inflight)
+			break;
+		do {
+			ret = io_uring_wait_cqe_timeout(&r.ring, &cqe, &ts);
+		} while (ret == -EINTR);
+		if (ret < 0) {
+			sr->err = ret;
+			if (ret == -ETIME)
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "hang: no read completed in %d s with %u in flight",
+					 sr->hang_seconds, inflight);
+			else
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "io_uring_wait_cqe: %s",
+					 strerror(-ret));
+			/* a stuck ring is left alone: closing it would not help */
+			free(slots);
+			return;
+		}
+		while (!io_uring_peek_cqe(&r.ring, &cqe)) {
+			slot = io_uring_cqe_get_data64(cqe);
+			ret = cqe->res;
+			io_uring_cqe_seen(&r.ring, cqe);
+			if (slot >= sr->qd) {
+				sr->err = -EPROTO;
+				snprintf(sr->msg, sizeof(sr->msg),
+					 "bad user_data %u", slot);
+				free(slots);
+				return;
+			}
+			sr_check(sr, &slots[slot], ret,
+				      r.arena + (size_t)slot * r.slot_size);
+			r.free_slots[r.nfree++] = slot;
+			inflight--;
+		}
+	}
+	ru_reader_exit(&r);
+	free(slots);
+}
+
+void *ru_sreader_thread(void *arg)
+{
+	ru_sreader_run(arg);
+	return NULL;
 }
 
 /* --- tracefs event counting -------------------------------------------- */
 
-static const char *tracefs_root(void)
+const char *ru_tracefs_root(void)
 {
 	static const char *const roots[] = {
 		"/sys/kernel/tracing",
@@ -532,7 +723,7 @@ static const char *tracefs_root(void)
 
 int ru_evcount_probe(const char *system, const char *event)
 {
-	const char *root = tracefs_root();
+	const char *root = ru_tracefs_root();
 	char path[PATH_MAX];
 
 	if (!root)
@@ -547,7 +738,7 @@ int ru_evcount_probe(const char *system, const char *event)
 int ru_evcount_start(struct ru_evcount *c, const char *system,
 		     const char *event)
 {
-	const char *root = tracefs_root();
+	const char *root = ru_tracefs_root();
 	char path[PATH_MAX + 64];
 	int ret;
 
@@ -852,20 +1043,6 @@ static size_t poison_len(const struct ru_req *q, size_t slot_size)
 	return q->len + GUARD < slot_size ? q->len + GUARD : slot_size;
 }
 
-static void fail(struct ru_result *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void fail(struct ru_result *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!out->nbad++) {
-		va_start(ap, fmt);
-		vsnprintf(out->msg, sizeof(out->msg), fmt, ap);
-		va_end(ap);
-	}
-}
-
 static void check_one(const struct ru_opts *o, struct ru_req *q,
 		      unsigned int idx, const unsigned char *buf,
 		      size_t slot_size, uint64_t seed, uint64_t size,
@@ -878,28 +1055,28 @@ static void check_one(const struct ru_opts *o, struct ru_req *q,
 	q->hash = 0;
 	if (q->res < 0) {
 		if (!(o->allow_eagain && q->res == -EAGAIN))
-			fail(out, "%s req %u off %" PRIu64 " len %u: res %d (%s), want %u",
+			RU_FAIL(out, "%s req %u off %" PRIu64 " len %u: res %d (%s), want %u",
 			     ru_op_name(o->op), idx, q->off, q->len, q->res,
 			     strerror(-q->res), want);
 		return;
 	}
 	if ((uint32_t)q->res != want &&
 	    !(o->allow_short && q->res > 0 && (uint32_t)q->res < want)) {
-		fail(out, "%s req %u off %" PRIu64 " len %u: res %d, want %u",
+		RU_FAIL(out, "%s req %u off %" PRIu64 " len %u: res %d, want %u",
 		     ru_op_name(o->op), idx, q->off, q->len, q->res, want);
 		return;
 	}
 	out->bytes += q->res;
 	bad = ru_pattern_check(buf, seed, q->off, q->res);
 	if (bad >= 0) {
-		fail(out, "%s req %u off %" PRIu64 " len %u res %d: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
+		RU_FAIL(out, "%s req %u off %" PRIu64 " len %u res %d: byte at file offset %" PRIu64 " is 0x%02x, want 0x%02x",
 		     ru_op_name(o->op), idx, q->off, q->len, q->res,
 		     q->off + bad, buf[bad], pattern_byte(seed, q->off + bad));
 		return;
 	}
 	for (i = q->res; i < poison_len(q, slot_size); i++) {
 		if (buf[i] != POISON) {
-			fail(out, "%s req %u off %" PRIu64 " len %u res %d: buffer byte %zu written past the result",
+			RU_FAIL(out, "%s req %u off %" PRIu64 " len %u res %d: buffer byte %zu written past the result",
 			     ru_op_name(o->op), idx, q->off, q->len, q->res, i);
 			return;
 		}
@@ -1048,6 +1225,16 @@ const char *ru_module_path(void)
 	const char *s = getenv("RASYNC_KO");
 
 	return s && *s ? s : "/rasync/rasync.ko";
+}
+
+int ru_module_ensure_loaded(void)
+{
+	int ret;
+
+	if (ru_module_loaded())
+		return 0;
+	ret = ru_module_load(ru_module_path(), "");
+	return ret == -EEXIST ? 0 : ret;
 }
 
 int ru_module_load(const char *path, const char *params)

@@ -116,30 +116,72 @@ int ru_set_module_enabled(bool on);
 /* debugfs state "hooked"/"enabled" line: 1, 0 or -errno. */
 int ru_state_get(const char *key);
 
-enum ru_stat {
-	RS_READS,
-	RS_NOWAIT_EAGAIN,
-	RS_WAITS_LOCK,
-	RS_WAITS_WAIT,
-	RS_LATE_WINS,
-	RS_EIOCBQUEUED,
-	RS_SHORT_READS,
-	RS_LARGE_FOLIOS,
-	RS_NR
-};
+/*
+ * The counters of debugfs rasync/stats, by name: the module defines the
+ * list (RASYNC_STATS in rust/rasync_shim.h), the tests look names up.
+ */
+#define RU_MAX_STATS	32
 
 struct ru_stats {
-	uint64_t v[RS_NR];
+	unsigned int n;
+	char name[RU_MAX_STATS][32];
+	uint64_t v[RU_MAX_STATS];
 };
 
-extern const char *const ru_stat_names[RS_NR];
-/* 0, -ENOENT without the module, -EPROTO if a counter is missing. */
+/* The counter @name; a name the module does not have fails the test. */
+uint64_t ru_stat(const struct ru_stats *s, const char *name);
+/* 0, -ENOENT without the module, -EPROTO if the file is malformed. */
 int ru_stats_read(struct ru_stats *s);
 int ru_stats_reset(void);
 /* after - before, per counter */
 void ru_stats_delta(const struct ru_stats *before, const struct ru_stats *after,
 		    struct ru_stats *delta);
 void ru_stats_format(const struct ru_stats *s, char *buf, size_t len);
+
+/* --- failures ------------------------------------------------------------ */
+
+/* Counts a failure in *@nbad; the first one's message goes to @msg. */
+void ru_fail_first(unsigned int *nbad, char *msg, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* ru_fail_first() on the nbad and msg[] members of *@obj. */
+#define RU_FAIL(obj, ...) \
+	ru_fail_first(&(obj)->nbad, (obj)->msg, sizeof((obj)->msg), __VA_ARGS__)
+
+/* --- the checking stream reader ---------------------------------------- */
+
+/*
+ * One io_uring ring with @qd reads in flight, of random ranges of random
+ * lengths (some past EOF) of @nfiles files whose contents are
+ * ru_pattern_fill(seeds[i]) of sizes[i] bytes.  Every read must return
+ * exactly ru_expected_len() bytes, all right, with nothing written past
+ * them; a read not completed in @hang_seconds is a hang.  Runs until
+ * @deadline (ru_now_s()), @max_reads reads or *@stop.
+ */
+struct ru_sreader {
+	/* set by the caller */
+	const int *fds;
+	const uint64_t *sizes;
+	const uint64_t *seeds;
+	unsigned int nfiles;
+	unsigned int qd;
+	uint32_t max_len;		/* largest read */
+	bool large;			/* more and longer page runs */
+	unsigned int hang_seconds;
+	uint64_t rng;
+	double deadline;		/* stop submitting at this time */
+	unsigned long max_reads;	/* or after this many */
+	_Atomic bool *stop;		/* or when this turns true */
+	/* results */
+	unsigned long reads;
+	uint64_t bytes;
+	unsigned int nbad;		/* wrong reads; msg says the first */
+	int err;			/* ring failure, -ETIME on a hang */
+	char msg[512];
+};
+
+void ru_sreader_run(struct ru_sreader *sr);
+/* ru_sreader_run() as a pthread start routine. */
+void *ru_sreader_thread(void *sr);
 
 /* --- tracefs event counting -------------------------------------------- */
 
@@ -156,6 +198,8 @@ struct ru_evcount {
  * 0 if the event can be counted, -ENOENT if tracefs or the event is not
  * there, or another -errno.
  */
+/* The tracefs mount (/sys/kernel/tracing or under debugfs), or NULL. */
+const char *ru_tracefs_root(void);
 int ru_evcount_probe(const char *system, const char *event);
 /* Start counting @system:@event from zero. */
 int ru_evcount_start(struct ru_evcount *c, const char *system,
@@ -258,6 +302,8 @@ int ru_compare(const struct ru_req *a, const struct ru_req *b, unsigned int n,
 const char *ru_module_path(void);
 /* finit_module(@path, @params); 0 or -errno */
 int ru_module_load(const char *path, const char *params);
+/* Loads ru_module_path() unless rasync is loaded; 0 or -errno. */
+int ru_module_ensure_loaded(void);
 /* delete_module("rasync", O_NONBLOCK); 0 or -errno */
 int ru_module_unload(void);
 

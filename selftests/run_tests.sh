@@ -25,7 +25,7 @@
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 ALL_TESTS="rasync_module.sh rasync_read rasync_iowq rasync_nowait rasync_reload rasync_uffd rasync_fio.sh"
-ALL_TESTS="$ALL_TESTS rasync_exerciser rasync_maxoff"
+ALL_TESTS="$ALL_TESTS rasync_exerciser rasync_maxoff rasync_trace"
 ALL_TESTS="$ALL_TESTS rasync_stress_truncate rasync_stress_evict rasync_stress_mempressure"
 ALL_TESTS="$ALL_TESTS rasync_stress_teardown rasync_stress_unload rasync_stress_ioerr"
 
