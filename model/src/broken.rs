@@ -5,8 +5,8 @@
 //! [`FolioWaitQueue`] trait so that they run on the same model.
 
 use crate::model::{
-    io_async_buf_func_with, wake_page_function_shared_with, wake_page_function_with, EntryId,
-    WaitPageKey, World,
+    io_async_buf_func_with, wake_fn, wake_page_function_shared_with, wake_page_function_with,
+    EntryId, WaitPageKey, World,
 };
 use crate::protocol::{FolioWaitQueue, Outcome};
 
@@ -105,25 +105,15 @@ pub(crate) fn wake_page_match_full_only<F: PartialEq>(
     true
 }
 
-/// `io_async_buf_func()` with [`wake_page_match_full_only`].
-pub(crate) fn io_async_buf_func_full_match(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    io_async_buf_func_with(wake_page_match_full_only, w, id, list, key)
+wake_fn! {
+    /// `io_async_buf_func()` with [`wake_page_match_full_only`].
+    io_async_buf_func_full_match = io_async_buf_func_with(wake_page_match_full_only)
 }
 
-/// A non-exclusive sleeper's wake function with
-/// [`wake_page_match_full_only`].
-pub(crate) fn wake_page_function_full_match(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    wake_page_function_shared_with(wake_page_match_full_only, w, id, list, key)
+wake_fn! {
+    /// A non-exclusive sleeper's wake function with
+    /// [`wake_page_match_full_only`].
+    wake_page_function_full_match = wake_page_function_shared_with(wake_page_match_full_only)
 }
 
 /// `page_match` read as "an entry of this folio stays queued": it is set
@@ -153,34 +143,19 @@ pub(crate) fn wake_page_match_unwoken_only<F: PartialEq>(
     true
 }
 
-/// `io_async_buf_func()` with [`wake_page_match_unwoken_only`].
-pub(crate) fn io_async_buf_func_unwoken_match(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    io_async_buf_func_with(wake_page_match_unwoken_only, w, id, list, key)
+wake_fn! {
+    /// `io_async_buf_func()` with [`wake_page_match_unwoken_only`].
+    io_async_buf_func_unwoken_match = io_async_buf_func_with(wake_page_match_unwoken_only)
 }
 
-/// A non-exclusive sleeper's wake function with
-/// [`wake_page_match_unwoken_only`].
-pub(crate) fn wake_page_function_shared_unwoken_match(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    wake_page_function_shared_with(wake_page_match_unwoken_only, w, id, list, key)
+wake_fn! {
+    /// A non-exclusive sleeper's wake function with
+    /// [`wake_page_match_unwoken_only`].
+    wake_page_function_shared_unwoken_match = wake_page_function_shared_with(wake_page_match_unwoken_only)
 }
 
-/// `folio_lock()`'s `wake_page_function()` with
-/// [`wake_page_match_unwoken_only`].
-pub(crate) fn wake_page_function_unwoken_match(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    wake_page_function_with(wake_page_match_unwoken_only, w, id, list, key)
+wake_fn! {
+    /// `folio_lock()`'s `wake_page_function()` with
+    /// [`wake_page_match_unwoken_only`].
+    wake_page_function_unwoken_match = wake_page_function_with(wake_page_match_unwoken_only)
 }

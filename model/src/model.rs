@@ -36,6 +36,23 @@ use loom::sync::{Mutex, MutexGuard, Notify};
 
 use crate::protocol::{self, FolioWaitQueue, Outcome};
 
+/// Defines the wake function `$name`: `$with` with the match function `$m`
+/// (wake functions are plain `fn` pointers, one function per variant).
+macro_rules! wake_fn {
+    ($(#[$doc:meta])* $name:ident = $with:ident($m:path)) => {
+        $(#[$doc])*
+        pub(crate) fn $name(
+            w: &World,
+            id: EntryId,
+            list: &mut Vec<EntryId>,
+            key: &mut WaitPageKey,
+        ) -> i32 {
+            $with($m, w, id, list, key)
+        }
+    };
+}
+pub(crate) use wake_fn;
+
 /// `PG_locked`.
 pub(crate) const PG_LOCKED: i32 = 0;
 /// `PG_writeback`: a second bit that has waiters on the same queues.
@@ -662,16 +679,11 @@ fn matches(m: MatchFn, w: &World, id: EntryId, key: &mut WaitPageKey) -> bool {
     )
 }
 
-/// io_uring's `io_async_buf_func()` (io_uring/rw.c): `wake_page_match()`
-/// from `rust/protocol.rs`; on a match, clear IOCB_WAITQ and queue the retry
-/// (the counted callback), unlink the entry, return 1.
-pub(crate) fn io_async_buf_func(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    io_async_buf_func_with(protocol::wake_page_match, w, id, list, key)
+wake_fn! {
+    /// io_uring's `io_async_buf_func()` (io_uring/rw.c): `wake_page_match()`
+    /// from `rust/protocol.rs`; on a match, clear IOCB_WAITQ and queue the retry
+    /// (the counted callback), unlink the entry, return 1.
+    io_async_buf_func = io_async_buf_func_with(protocol::wake_page_match)
 }
 
 /// [`io_async_buf_func`] with the match function `m`.
@@ -682,26 +694,33 @@ pub(crate) fn io_async_buf_func_with(
     list: &mut Vec<EntryId>,
     key: &mut WaitPageKey,
 ) -> i32 {
+    callback_unlink_if_match(m, w, id, list, key, 1)
+}
+
+/// On a match, the counted callback, unlink and `ret`; else 0.
+fn callback_unlink_if_match(
+    m: MatchFn,
+    w: &World,
+    id: EntryId,
+    list: &mut Vec<EntryId>,
+    key: &mut WaitPageKey,
+    ret: i32,
+) -> i32 {
     if !matches(m, w, id, key) {
         return 0;
     }
     w.callback(id, key);
     list_del(list, id);
-    1
+    ret
 }
 
-/// `wake_page_function()` for a non-exclusive sleeper that is not a thread
-/// of the model, e.g. a `folio_wait_writeback()` waiter: `wake_page_match()`,
-/// wake, unlink, return 0 (not exclusive).  [`wake_page_function`] with
-/// `wait->flags` 0, less the `WQ_FLAG_WOKEN` store that only a modelled
-/// sleeping thread would read.
-pub(crate) fn wake_page_function_shared(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    wake_page_function_shared_with(protocol::wake_page_match, w, id, list, key)
+wake_fn! {
+    /// `wake_page_function()` for a non-exclusive sleeper that is not a thread
+    /// of the model, e.g. a `folio_wait_writeback()` waiter: `wake_page_match()`,
+    /// wake, unlink, return 0 (not exclusive).  [`wake_page_function`] with
+    /// `wait->flags` 0, less the `WQ_FLAG_WOKEN` store that only a modelled
+    /// sleeping thread would read.
+    wake_page_function_shared = wake_page_function_shared_with(protocol::wake_page_match)
 }
 
 /// [`wake_page_function_shared`] with the match function `m`.
@@ -712,27 +731,17 @@ pub(crate) fn wake_page_function_shared_with(
     list: &mut Vec<EntryId>,
     key: &mut WaitPageKey,
 ) -> i32 {
-    if !matches(m, w, id, key) {
-        return 0;
-    }
-    w.callback(id, key);
-    list_del(list, id);
-    0
+    callback_unlink_if_match(m, w, id, list, key, 0)
 }
 
-/// `wake_page_function()`, mm/filemap.c, as `folio_lock()`'s sleepers
-/// ([`World::folio_lock`]) use it: on a match, an exclusive entry stops the
-/// walk (-1, staying queued) if the bit is set again; a lock handoff entry
-/// (`WQ_FLAG_CUSTOM`) has the waker take the bit for it (-1 if that fails)
-/// and gets `WQ_FLAG_DONE`; then store `WQ_FLAG_WOKEN` (release), wake the
-/// task, unlink (`list_del_init_careful()`), return whether exclusive.
-pub(crate) fn wake_page_function(
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    wake_page_function_with(protocol::wake_page_match, w, id, list, key)
+wake_fn! {
+    /// `wake_page_function()`, mm/filemap.c, as `folio_lock()`'s sleepers
+    /// ([`World::folio_lock`]) use it: on a match, an exclusive entry stops the
+    /// walk (-1, staying queued) if the bit is set again; a lock handoff entry
+    /// (`WQ_FLAG_CUSTOM`) has the waker take the bit for it (-1 if that fails)
+    /// and gets `WQ_FLAG_DONE`; then store `WQ_FLAG_WOKEN` (release), wake the
+    /// task, unlink (`list_del_init_careful()`), return whether exclusive.
+    wake_page_function = wake_page_function_with(protocol::wake_page_match)
 }
 
 /// [`wake_page_function`] with the match function `m`.
