@@ -10,7 +10,7 @@
 # cached per QEMU version and kernel path, since a probe can cost a minute.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../scripts/lib.sh"
 
 case ${RASYNC_ACCEL:-} in
 kvm | tcg) echo "$RASYNC_ACCEL"; exit 0 ;;

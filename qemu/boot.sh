@@ -12,7 +12,7 @@
 # guest never reported (panic, crash, QEMU failure).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../scripts/lib.sh"
 
 usage() {
 	die "usage: $0 --kernel BZIMAGE --initrd CPIO [--disk IMG] [--mem MB] [--smp N]" \

@@ -15,7 +15,7 @@
 # benchmark disks unless ext4-1k asks for the other one.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../scripts/lib.sh"
 
 (($# == 2 || $# == 3)) || die "usage: $0 IMG SIZE_MB [ext4|ext4-1k|xfs|btrfs|f2fs|raw]"
 img=$1 size=$2 fstype=${3:-ext4}

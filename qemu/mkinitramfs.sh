@@ -11,7 +11,7 @@
 # dependency.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
+. "$here/../scripts/lib.sh"
 
 usage() { die "usage: $0 OUT.cpio [--module FILE.ko] [--selftests DIR] [--extra SRC:DST ...]"; }
 

@@ -2,14 +2,16 @@
 # Build everything a guest boot needs for kernel VARIANT (run|debug) and
 # print "KERNEL INITRD" paths: kernel, rasync.ko, selftests, initramfs.
 set -euo pipefail
-. "$(dirname "$0")/../qemu/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 variant=$1
-kdir=$(bash "$RASYNC_ROOT/qemu/build-kernel.sh" "$variant")
-ko=$(bash "$RASYNC_ROOT/qemu/build-module.sh" "$variant")
+kdir=$(bash "$RASYNC_ROOT/scripts/build-kernel.sh" "$variant")
+ko=$(bash "$RASYNC_ROOT/scripts/build-module.sh" "$variant")
 out="$RASYNC_ROOT/out/$variant"
 log "building selftests"
-make -s -C "$RASYNC_ROOT/selftests" KSRC="$kdir/source" OUTPUT="$out/selftests" >&2
+rm -rf "$out/selftests"
+make -s -C "$RASYNC_ROOT/selftests" KSRC="$kdir/source" OUTPUT="$out/selftests-build" \
+	install INSTALL_PATH="$out/selftests" >&2
 log "building initramfs"
 bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$out/initramfs.cpio" --module "$ko" \
 	--selftests "$out/selftests" >&2

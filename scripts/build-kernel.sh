@@ -26,7 +26,7 @@ if [ ! -f "$src/.rasync-ok" ]; then
 	log "unpacking linux-source-6.12 $kver into $src"
 	rm -rf "$src" && mkdir -p "$src"
 	tar -xf "$KSRC_TARBALL" -C "$src" --strip-components=1
-	for p in "$RASYNC_ROOT"/patches/*.patch; do
+	for p in $(series); do
 		log "applying $(basename "$p")"
 		patch -d "$src" -p1 -N --batch --quiet <"$p" ||
 			die "patch $(basename "$p") does not apply to linux-source-6.12 $kver"
@@ -58,16 +58,30 @@ while IFS= read -r line; do
 done < <(cat "${frags[@]}")
 [ $bad = 0 ] || die "kernel config for '$variant' is missing options (see above; 'make LLVM=1 rustavailable' explains RUST)"
 
-log "building $variant kernel $kver with $(nproc) jobs (log: $out/build.log)"
+# Progress as "step N of about M": M is the step count of this variant's
+# last build here, or of a cold build on the 2-core reference machine.
+steps_file="$RASYNC_CACHE/steps.$variant"
+case $variant in run) steps=1100 ;; debug) steps=1843 ;; esac
+[ -s "$steps_file" ] && steps=$(cat "$steps_file")
+log "building $variant kernel $kver with $(nproc) jobs, about $steps steps (log: $out/build.log)"
 start=$(date +%s)
 set +e
 make -C "$src" O="$out" "${KMAKE_VARS[@]}" -j"$(nproc)" bzImage modules 2>&1 |
 	tee "$out/build.log" |
-	awk -v v="$variant" '/^  [A-Z]/ { n++; if (n % 250 == 0) { printf "rasync: [%s kernel] %d steps: %s\n", v, n, $0; fflush() } }
-		/error|Error/ { print; fflush() }' >&2
+	gawk -v v="$variant" -v m="$steps" -v t0="$start" '
+		/^  [A-Z]/ {
+			n++
+			if (n % 250 == 0) {
+				printf "rasync: [%s kernel] step %d of about %d (%d%%, %d s): %s\n",
+					v, n, m, n * 100 / m, systime() - t0, $0
+				fflush()
+			}
+		}
+		/: (fatal )?error:|\*\*\* / { print; fflush() }' >&2
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" = 0 ] || die "kernel build failed (rc=$rc); see $out/build.log"
+grep -c '^  [A-Z]' "$out/build.log" >"$steps_file" || true
 touch "$out/.rasync-ok"
 log "$variant kernel built in $(($(date +%s) - start))s: $out/arch/x86/boot/bzImage"
 

@@ -7,16 +7,17 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 variant=${1:-run}
-kdir=$(bash "$RASYNC_ROOT/qemu/build-kernel.sh" "$variant")
+kdir=$(bash "$RASYNC_ROOT/scripts/build-kernel.sh" "$variant")
 mdir="$RASYNC_ROOT/out/$variant/mod"
 mkdir -p "$mdir"
-rsync -a --delete --exclude='*.o' --exclude='*.cmd' --exclude='.*' \
+# --delete prunes sources only: build products are excluded from it.
+rsync -a --delete --exclude='*.o' --exclude='*.cmd' --exclude='*.ko' --exclude='*.mod*' \
+	--exclude=modules.order --exclude=stats_list.rs --exclude='.*' \
 	"$RASYNC_ROOT/Kbuild" "$RASYNC_ROOT/rust" "$mdir/" >/dev/null
-# rsync --delete above only prunes sources; keep build products.
 extra=()
 [ "${CLIPPY:-0}" = 1 ] && extra+=(CLIPPY=1)
 log "building rasync.ko for the $variant kernel${CLIPPY:+ (clippy)}"
 make -s -C "$kdir" M="$mdir" "${KMAKE_VARS[@]}" "${extra[@]}" \
 	KCFLAGS=-Werror KRUSTFLAGS=-Dwarnings modules
-cp "$mdir/rasync.ko" "$RASYNC_ROOT/out/$variant/rasync.ko"
+cp "$mdir/rust/rasync.ko" "$RASYNC_ROOT/out/$variant/rasync.ko"
 echo "$RASYNC_ROOT/out/$variant/rasync.ko"

@@ -23,9 +23,23 @@ kernel_version() {
 
 sha() { sha256sum | cut -c1-12; }
 
+# The patch series in order, without its cover letter (which has no diff).
+series() {
+	local p
+	for p in "$RASYNC_ROOT"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+		[ "${p##*/}" = 0000-cover-letter.patch ] || echo "$p"
+	done
+}
+
+# A patch's subject line, unfolded, without its "[PATCH n/m] " prefix.
+patch_subject() {
+	awk '/^Subject: / { s = $0; getline; while (/^ /) { s = s $0; getline } print s; exit }' "$1" |
+		sed -e 's/^Subject: *//' -e 's/^\[PATCH[^]]*\] *//'
+}
+
 # Source key: Debian source version + the patch series.
 src_key() {
-	{ kernel_version; cat "$RASYNC_ROOT"/patches/*.patch; } | sha
+	{ kernel_version; series | xargs cat; } | sha
 }
 
 # Build key: source key + config fragments + the toolchain that compiles them.

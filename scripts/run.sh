@@ -1,7 +1,7 @@
 #!/bin/bash
 # `make run`: build (cached), boot the guest, load rasync.ko, run the fio demo.
 set -euo pipefail
-. "$(dirname "$0")/../qemu/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 read -r kernel initrd <<<"$(bash "$RASYNC_ROOT/scripts/build-guest.sh" run)"
 bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$RASYNC_ROOT/out/run/demo.cpio" \
