@@ -6,9 +6,19 @@ ifneq ($(KERNELRELEASE),)
 include $(src)/Kbuild
 else
 
+ifneq ($(KDIR),)
+# Your own kernel tree (README "Your own kernel tree"): plain kbuild against
+# KDIR, a kernel built from patches/; no set-up, no cache.  Pass what the
+# tree was built with, e.g. LLVM=1.
+.PHONY: all modules modules_install clean rust-analyzer
+all: modules
+modules modules_install clean rust-analyzer:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
+else
+
 TESTS ?=
 
-.PHONY: all setup kernel kernel-debug module module-debug run check bench clean
+.PHONY: all setup kernel kernel-debug module module-debug run check bench clean rust-analyzer
 
 all: module
 
@@ -16,16 +26,16 @@ setup:
 	bash scripts/setup.sh
 
 kernel: setup
-	bash qemu/build-kernel.sh run
+	bash scripts/build-kernel.sh run
 
 kernel-debug: setup
-	bash qemu/build-kernel.sh debug
+	bash scripts/build-kernel.sh debug
 
 module: setup
-	bash qemu/build-module.sh run
+	bash scripts/build-module.sh run
 
 module-debug: setup
-	CLIPPY=1 bash qemu/build-module.sh debug
+	CLIPPY=1 bash scripts/build-module.sh debug
 
 # Boot the guest, load rasync.ko, run the fio demo.
 run: setup
@@ -40,6 +50,11 @@ check: setup
 bench: setup
 	bash scripts/bench.sh
 
+# rust-project.json for an editor, against the cached run kernel.
+rust-analyzer: kernel
+	$(MAKE) KDIR=$$(bash scripts/build-kernel.sh run) LLVM=1 rust-analyzer
+
 clean:
 	rm -rf out
+endif
 endif

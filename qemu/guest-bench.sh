@@ -5,16 +5,10 @@
 # scripts/bench_report.py does the arithmetic on the host.  Lines starting with
 # "bench:" are progress for the terminal.
 #
-# Rows (see scripts/bench.sh for the knobs):
-#   pvsync      preadv QD1 (ioengine=pvsync)                   cold  seed row 1
-#   iowq        io_uring QD32, io_uring_async_buffered_reads=0 cold  seed "Mainline"
-#   stock       io_uring QD32, stock 6.12 async path (enabled=N) cold
-#   rasync      io_uring QD32, rasync serving reads (enabled=Y)  cold  seed "This patchset"
-#   direct      io_uring QD32, O_DIRECT                          cold  device limit
-#   hot_stock   as stock, on a small file read into the page cache first
-#   hot_rasync  as rasync, likewise
-# rasync.ko stays loaded throughout; rows other than rasync/hot_rasync run with
-# enabled=N, i.e. the stock filemap_read().
+# The rows are listed, with what each measures, in bench-rows.tsv (the
+# host's qemu/bench-rows.tsv); what each does is the case below.  rasync.ko
+# stays loaded throughout; rows other than hook/rasync and their hot_
+# variants run with enabled=N, i.e. the stock filemap_read().
 set -u
 
 SIZE=${RASYNC_BENCH_SIZE:-1G}
@@ -23,7 +17,8 @@ ROUNDS=${RASYNC_BENCH_ROUNDS:-5}
 HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
 HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-$RUNTIME}
 [ "$HOT_RUNTIME" -gt 0 ] 2>/dev/null || HOT_RUNTIME=10
-ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock stock_aa hook rasync direct hot_stock hot_stock_aa hot_hook hot_rasync}
+# scripts/bench.sh passes the rows; alone, all of bench-rows.tsv, in order.
+ROWS=${RASYNC_BENCH_ROWS:-$(awk -F'\t' '!/^#/ && NF { print $1 }' "$(dirname "$0")/bench-rows.tsv")}
 # layout: write the files and stop; run: measure files laid out by an earlier
 # boot; all: both in this boot.  scripts/bench.sh boots twice (layout, run)
 # so the host can flush the freshly written image before anything is timed.

@@ -10,27 +10,33 @@
 #                             0 = size-based, every block read once like the
 #                             seed (default 30)
 #   RASYNC_BENCH_ROUNDS       rounds; each runs every row once, order rotated
-#                             (default 3)
+#                             (default 5)
 #   RASYNC_BENCH_MEM          guest RAM in MB (default 512)
+#   RASYNC_BENCH_SMP          guest vCPUs (default 2); 1 publishes to
+#                             results/one-cpu: io-wq workers share fio's CPU
 #   RASYNC_BENCH_HOT_SIZE     hot file size (default 128M; must fit in RAM)
 #   RASYNC_BENCH_HOT_RUNTIME  seconds per hot run (default: RUNTIME, or 10 if
 #                             RUNTIME=0)
-#   RASYNC_BENCH_ROWS         subset/order of rows (default: all eleven)
+#   RASYNC_BENCH_ROWS         subset/order of rows (default: all of qemu/bench-rows.tsv)
 #   RASYNC_BENCH_TIMEOUT      guest timeout in seconds (default: estimated)
 #   RASYNC_BENCH_PUBLISH      1 (default): write results/latest and
 #                             results/README-section.md; 0: out/bench only
 # The full seed experiment, where the machine allows:
 #   RASYNC_BENCH_SIZE=4G RASYNC_BENCH_RUNTIME=0 make bench
 set -euo pipefail
-. "$(dirname "$0")/../qemu/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 SIZE=${RASYNC_BENCH_SIZE:-1G}
 RUNTIME=${RASYNC_BENCH_RUNTIME:-30}
 ROUNDS=${RASYNC_BENCH_ROUNDS:-5}
 MEM=${RASYNC_BENCH_MEM:-512}
+SMP=${RASYNC_BENCH_SMP:-2}
 HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
 HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-}
-ROWS=${RASYNC_BENCH_ROWS:-pvsync iowq stock stock_aa hook rasync direct hot_stock hot_stock_aa hot_hook hot_rasync}
+# The rows, in their default order: qemu/bench-rows.tsv is their one list.
+ROWS_TSV="$RASYNC_ROOT/qemu/bench-rows.tsv"
+ALL_ROWS=$(awk -F'\t' '!/^#/ && NF { print $1 }' "$ROWS_TSV" | tr '\n' ' ')
+ROWS=${RASYNC_BENCH_ROWS:-$ALL_ROWS}
 PUBLISH=${RASYNC_BENCH_PUBLISH:-1}
 
 # size_mb SIZE: fio-style size (binary units) in MiB, rounded up.
@@ -46,12 +52,15 @@ isnum() { [[ $2 =~ ^[0-9]+$ ]] || die "$1 must be a non-negative integer, got '$
 isnum RASYNC_BENCH_RUNTIME "$RUNTIME"
 isnum RASYNC_BENCH_ROUNDS "$ROUNDS"
 isnum RASYNC_BENCH_MEM "$MEM"
+isnum RASYNC_BENCH_SMP "$SMP"
+((SMP >= 1)) || die "RASYNC_BENCH_SMP must be at least 1"
 ((ROUNDS >= 1)) || die "RASYNC_BENCH_ROUNDS must be at least 1"
 [ -z "$HOT_RUNTIME" ] || isnum RASYNC_BENCH_HOT_RUNTIME "$HOT_RUNTIME"
 [ -n "$HOT_RUNTIME" ] || HOT_RUNTIME=$((RUNTIME > 0 ? RUNTIME : 10))
 for r in $ROWS; do
-	case $r in pvsync | iowq | stock | stock_aa | hook | rasync | direct | hot_stock | hot_stock_aa | hot_hook | hot_rasync) ;;
-	*) die "unknown row '$r' in RASYNC_BENCH_ROWS" ;;
+	case " $ALL_ROWS " in
+	*" $r "*) ;;
+	*) die "unknown row '$r' in RASYNC_BENCH_ROWS (rows: $ALL_ROWS)" ;;
 	esac
 done
 nrows=$(wc -w <<<"$ROWS")
@@ -99,7 +108,8 @@ out="$bdir/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 initrd="$bdir/bench.cpio"
 bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$initrd" --module "$ko" \
-	--extra "$RASYNC_ROOT/qemu/guest-bench.sh:/rasync/bench.sh" >&2
+	--extra "$RASYNC_ROOT/qemu/guest-bench.sh:/rasync/bench.sh" \
+	--extra "$ROWS_TSV:/rasync/bench-rows.tsv" >&2
 disk="$bdir/disk.img"
 bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" "$disk_mb" >&2
 accel=$(bash "$RASYNC_ROOT/qemu/accel.sh" "$kernel" "$initrd") || die "could not choose an accelerator"
@@ -121,7 +131,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 	echo "host_loadavg_start=$load_start"
 	echo "qemu=$(qemu-system-x86_64 --version | head -1)"
 	echo "guest_mem_mb=$MEM"
-	echo "guest_smp=2"
+	echo "guest_smp=$SMP"
 	echo "disk_mb=$disk_mb"
 	echo "kernel=$kernel"
 	echo "kernel_config_mitigations=$(grep -E '^(# )?CONFIG_(CPU_MITIGATIONS|MITIGATION_[A-Z_]+|PAGE_TABLE_ISOLATION|RETPOLINE|SPECULATION_MITIGATIONS)[= ]' "$kdir/.config" 2>/dev/null | tr '\n' ';')"
@@ -146,7 +156,7 @@ guest_env+=" RASYNC_BENCH_ROWS='$ROWS'"
 boot() { # boot PHASE TIMEOUT
 	set +e
 	bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
-		--mem "$MEM" --smp 2 --timeout "$2" --console "$out/console-$1.log" -- \
+		--mem "$MEM" --smp "$SMP" --timeout "$2" --console "$out/console-$1.log" -- \
 		"$guest_env RASYNC_BENCH_PHASE=$1 sh /rasync/bench.sh" |
 		tee -a "$out/guest.log" | grep --line-buffered -E '^bench:' >&2
 	local rc=${PIPESTATUS[0]}
@@ -196,6 +206,7 @@ report=(python3 "$RASYNC_ROOT/scripts/bench_report.py" --log "$out/guest.log" --
 if [ "$PUBLISH" = 1 ]; then
 	# Instruction counts are published beside the wall-clock results.
 	pub=latest
+	[ "$SMP" != 1 ] || pub=one-cpu
 	[ -z "${RASYNC_ICOUNT:-}" ] || pub=icount
 	report+=(--latest "$RASYNC_ROOT/results/$pub" --readme "$RASYNC_ROOT/results/README-section-$pub.md"
 		--splice "$RASYNC_ROOT/README.md")

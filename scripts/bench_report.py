@@ -21,36 +21,27 @@ import shutil
 import statistics
 import sys
 
+# The row table, qemu/bench-rows.tsv: key, number, cache, colour, short, label.
+ROWS_TSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu", "bench-rows.tsv")
+
+
+def read_rows(path=ROWS_TSV):
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                key, no, cache, colour, short, label = line.rstrip("\n").split("\t")
+                rows.append({"key": key, "no": no, "cache": cache, "colour": colour,
+                             "short": short, "label": label})
+    return rows
+
+
+ROW_TABLE = read_rows()
 # key, seed-style number, label, cold/hot
-ROWS = [
-    ("pvsync", "1", "preadv (pvsync) QD1", "cold"),
-    ("iowq", "2", "io_uring QD32, io-wq (sysctl=0) — seed “Mainline”", "cold"),
-    ("stock", "3", "io_uring QD32, stock 6.12 async (enabled=N)", "cold"),
-    ("stock_aa", "3′", "io_uring QD32, stock again (A/A noise floor)", "cold"),
-    ("hook", "3k", "io_uring QD32, hook only (enabled=Y hook_only=Y)", "cold"),
-    ("rasync", "4", "io_uring QD32, rasync (enabled=Y) — seed “This patchset”", "cold"),
-    ("direct", "5", "io_uring QD32, O_DIRECT", "cold"),
-    ("hot_stock", "3h", "io_uring QD32, stock 6.12 async (enabled=N)", "hot"),
-    ("hot_stock_aa", "3h′", "io_uring QD32, stock again (A/A noise floor)", "hot"),
-    ("hot_hook", "3kh", "io_uring QD32, hook only (enabled=Y hook_only=Y)", "hot"),
-    ("hot_rasync", "4h", "io_uring QD32, rasync (enabled=Y)", "hot"),
-]
+ROWS = [(r["key"], r["no"], r["label"], r["cache"]) for r in ROW_TABLE]
 ROW = {r[0]: r for r in ROWS}
-SHORT = {
-    "pvsync": "1 preadv QD1",
-    "iowq": "2 io-wq",
-    "stock": "3 stock 6.12",
-    "stock_aa": "3′ stock A/A",
-    "hook": "3k hook only",
-    "rasync": "4 rasync",
-    "direct": "5 O_DIRECT",
-    "hot_stock": "3h stock (hot)",
-    "hot_stock_aa": "3h′ stock A/A (hot)",
-    "hot_hook": "3kh hook only (hot)",
-    "hot_rasync": "4h rasync (hot)",
-}
-STATS_SHOWN = ["reads", "eiocbqueued", "waits_lock", "waits_wait", "nowait_eagain",
-               "late_wins", "short_reads", "large_folios"]
+SHORT = {r["key"]: r["short"] for r in ROW_TABLE}
+COLOURS = {r["key"]: r["colour"] for r in ROW_TABLE}
 
 
 def kv_lines(lines):
@@ -238,7 +229,7 @@ def summarize(runs):
         if not rr:
             continue
         s = {m: med_range([r.get(m) for r in rr]) for m in METRICS}
-        names = sorted({k for r in rr for k in r["rasync_stats"]})
+        names = list(dict.fromkeys(k for r in rr for k in r["rasync_stats"]))
         s["rasync_stats"] = {k: med_range([r["rasync_stats"].get(k) for r in rr]) for k in names}
         s["runs"] = len(rr)
         summ[key] = s
@@ -512,8 +503,8 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
         out.append("")
         out.append("**rasync stats** (`/sys/kernel/debug/rasync/stats`, reset before each run; median per run)")
         out.append("")
-        names = [n for n in STATS_SHOWN if any(n in summ[k]["rasync_stats"] for k in stat_rows)]
-        names += sorted({n for k in stat_rows for n in summ[k]["rasync_stats"]} - set(names) - {"bytes"})
+        # the module's names, in the order of its stats file
+        names = list(dict.fromkeys(n for k in stat_rows for n in summ[k]["rasync_stats"]))
         out.append("| row | " + " | ".join(names) + " |")
         out.append("|---|" + "---|" * len(names))
         for k in stat_rows:
@@ -592,11 +583,6 @@ def panel(x0, y0, w, title, items, unit, nd=0):
     return "\n".join(s), h
 
 
-COLOURS = {"pvsync": "#9e9e9e", "iowq": "#e07b39", "stock": "#5b8bd0", "stock_aa": "#8fb0e0",
-           "hook": "#c9a227", "rasync": "#2e9d5b", "direct": "#7d5bbf", "hot_stock": "#5b8bd0",
-           "hot_stock_aa": "#8fb0e0", "hot_hook": "#c9a227", "hot_rasync": "#2e9d5b"}
-
-
 def plot_svg(summ, meta):
     def items(keys, metric):
         out = []
@@ -606,8 +592,8 @@ def plot_svg(summ, meta):
                         s["min"] if s else None, s["max"] if s else None))
         return out
 
-    cold = [k for k in ("pvsync", "iowq", "stock", "stock_aa", "hook", "rasync", "direct")]
-    hot = ["hot_stock", "hot_stock_aa", "hot_hook", "hot_rasync"]
+    cold = [r["key"] for r in ROW_TABLE if r["cache"] == "cold"]
+    hot = [r["key"] for r in ROW_TABLE if r["cache"] == "hot"]
     w = 760
     parts, y = [], 44
     for title, keys, metric, unit, nd in (
@@ -635,8 +621,13 @@ def plot_svg(summ, meta):
 ICOUNT_HEADING = "## Benchmark: guest instructions per IO"
 
 
+ONECPU_HEADING = "## Benchmark: one vCPU"
+
+
 def readme_heading(meta):
-    return ICOUNT_HEADING if meta.get("icount") else "## Benchmark"
+    if meta.get("icount"):
+        return ICOUNT_HEADING
+    return ONECPU_HEADING if meta.get("guest_smp") == "1" else "## Benchmark"
 
 
 def readme_section(table, meta, guest, layout):
@@ -653,6 +644,20 @@ def readme_section(table, meta, guest, layout):
             "time. Command: `" + meta.get("command", "?") + "`, " + meta.get("start", "?")
             + ", git " + meta.get("git_head", "?") + ", bench wall time " + meta.get("wall_s", "?")
             + " s.",
+            "",
+            table.rstrip(),
+            "",
+        ]) + "\n"
+    if meta.get("guest_smp") == "1":
+        return "\n".join([
+            ONECPU_HEADING,
+            "",
+            "The same bench in a guest with one vCPU (`RASYNC_BENCH_SMP=1 make bench`, published "
+            "to `results/one-cpu/`): fio and the io-wq workers its punted reads run on share that "
+            "CPU, so io-wq's work cannot hide on an otherwise idle second vCPU. This is the seed's "
+            "comparison of the same work for less CPU. Command: `" + meta.get("command", "?")
+            + "`, " + meta.get("start", "?") + ", git " + meta.get("git_head", "?")
+            + ", bench wall time " + meta.get("wall_s", "?") + " s.",
             "",
             table.rstrip(),
             "",

@@ -3,7 +3,7 @@
 # debug kernel (KASAN, lockdep).  Ends with "N passed, N failed[, N skipped]"
 # and exits non-zero if anything failed.
 set -uo pipefail
-. "$(dirname "$0")/../qemu/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 start=$(date +%s)
 pass=0 fail=0 skip=0 n=0
@@ -17,7 +17,7 @@ result() { # result <0|1|skip> <name> [reason]
 }
 
 # The debug kernel carries the source tree that the host checks read.
-kdir=$(bash "$RASYNC_ROOT/qemu/build-kernel.sh" debug) || die "debug kernel build failed"
+kdir=$(bash "$RASYNC_ROOT/scripts/build-kernel.sh" debug) || die "debug kernel build failed"
 ksrc="$kdir/source"
 
 echo "TAP version 13"
@@ -26,10 +26,21 @@ rustfmt --edition 2021 --config-path "$ksrc/.rustfmt.toml" --check "$RASYNC_ROOT
 result $? rustfmt
 
 out=0
-for p in "$RASYNC_ROOT"/patches/*.patch; do
+for p in $(series); do
 	perl "$ksrc/scripts/checkpatch.pl" --no-tree -q "$p" || out=1
 done
 result $out checkpatch-patches
+
+# The cover letter names every patch of the series, by its subject.
+out=0
+cover="$RASYNC_ROOT/patches/0000-cover-letter.patch"
+for p in $(series); do
+	grep -qxF "  $(patch_subject "$p")" "$cover" ||
+		{ echo "# cover letter lacks '$(patch_subject "$p")'"; out=1; }
+done
+grep -q "^Subject: \[PATCH 0/$(series | wc -l)\]" "$cover" ||
+	{ echo "# cover letter subject is not [PATCH 0/$(series | wc -l)]"; out=1; }
+result $out cover-letter
 
 perl "$ksrc/scripts/checkpatch.pl" --no-tree -q -f "$RASYNC_ROOT"/rust/*.c "$RASYNC_ROOT"/rust/*.h
 result $? checkpatch-shims
@@ -46,6 +57,11 @@ guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" debug)
 result $? build-module-clippy-selftests
 [ -n "$guest" ] || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 read -r kernel initrd <<<"$guest"
+
+# README "Your own kernel tree": plain kbuild and kselftest builds against
+# the debug kernel used as a user's own tree.
+bash "$RASYNC_ROOT/scripts/check-own-tree.sh" "$kdir"
+result $? own-kernel-tree
 
 # /dev/vda: the ext4 scratch fs of the whole suite; then one disk per other
 # file system of the matrix (run_tests.sh runs the data-path tests on each)

@@ -1,0 +1,58 @@
+#!/bin/bash
+# `make check`'s test of README "Your own kernel tree": a copy of the
+# checkout builds the module with plain `make KDIR=`, installs it, writes
+# rust-project.json and cleans up, and builds the selftests with
+# `make -C selftests KSRC=`, against KDIR used as a user's own tree (no
+# set-up, no cache, no ccache).  Usage: check-own-tree.sh KDIR
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kdir=$1
+ksrc=$(readlink -f "$kdir/source")
+tree="$RASYNC_ROOT/out/own-tree"
+rm -rf "$tree" && mkdir -p "$tree"
+(cd "$RASYNC_ROOT" && git ls-files -z --cached --others --exclude-standard Makefile Kbuild rust selftests |
+	xargs -0 cp --parents -t "$tree")
+
+say() { echo "# own tree: $*"; }
+bad() { echo "# own tree: FAIL: $*"; exit 1; }
+
+say "make KDIR=$kdir LLVM=1"
+make -s -C "$tree" KDIR="$kdir" LLVM=1 >"$tree.log" 2>&1 || { cat "$tree.log"; bad "module build"; }
+ko=$(cd "$tree" && find . -name rasync.ko)
+[ -n "$ko" ] || bad "no rasync.ko after make KDIR="
+modinfo -F vermagic "$tree/$ko" | grep -q "^$(cat "$kdir/include/config/kernel.release") " ||
+	bad "$ko vermagic is not that of $kdir"
+
+say "make modules_install INSTALL_MOD_PATH=..."
+make -s -C "$tree" KDIR="$kdir" LLVM=1 INSTALL_MOD_PATH="$tree/root" DEPMOD=true \
+	modules_install >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "modules_install"; }
+find "$tree/root/lib/modules" -name 'rasync.ko*' | grep -q . || bad "modules_install installed no rasync.ko"
+
+say "make rust-analyzer"
+make -s -C "$tree" KDIR="$kdir" LLVM=1 rust-analyzer >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "rust-analyzer"; }
+python3 - "$tree" <<'PY' || bad "rust-project.json has no rasync crate depending on kernel"
+import json, pathlib, sys
+tree = pathlib.Path(sys.argv[1])
+[p] = list(tree.rglob("rust-project.json"))
+crates = json.load(open(p))["crates"]
+names = {i: c.get("display_name") for i, c in enumerate(crates)}
+root = [c for c in crates if c["root_module"].endswith("rust/rasync_main.rs")]
+assert root and "kernel" in {names[d["crate"]] for d in root[0]["deps"]}
+PY
+
+say "make clean"
+make -s -C "$tree" KDIR="$kdir" LLVM=1 clean >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "clean"; }
+left=$(cd "$tree" && find . \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' \) | head -3)
+[ -z "$left" ] || bad "make clean left $left"
+
+say "make -C selftests KSRC=$ksrc, install, clean"
+make -s -C "$tree/selftests" KSRC="$ksrc" install INSTALL_PATH="$tree/kselftest" \
+	>>"$tree.log" 2>&1 || { cat "$tree.log"; bad "selftests build and install"; }
+for f in rasync_read rasync_module.sh run_tests.sh settings config fio/randread-qd32.fio \
+	kselftest/ktap_helpers.sh; do
+	[ -e "$tree/kselftest/$f" ] || bad "selftests install has no $f"
+done
+make -s -C "$tree/selftests" KSRC="$ksrc" clean >>"$tree.log" 2>&1 || bad "selftests clean"
+[ ! -e "$tree/selftests/rasync_read" ] || bad "selftests clean left rasync_read"
+say "module, modules_install, rust-analyzer, clean; selftests build, install, clean: all fine"
