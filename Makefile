@@ -12,8 +12,12 @@ ifneq ($(KDIR),)
 # tree was built with, e.g. LLVM=1.
 .PHONY: all modules modules_install clean rust-analyzer
 all: modules
-modules modules_install clean rust-analyzer:
+modules modules_install clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $@
+# 6.12 runs this target's kbuild step ($(build)=rust) in KDIR: for a tree
+# built with O=, VPATH points it at the sources (KDIR/source).
+rust-analyzer:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) VPATH=$(realpath $(or $(wildcard $(KDIR)/source),$(KDIR))) $@
 else
 
 TESTS ?=
