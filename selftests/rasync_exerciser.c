@@ -83,6 +83,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/fs.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,13 +130,13 @@ static int case_timeout(void)
 static const char *fs_name(unsigned long magic)
 {
 	switch (magic) {
-	case 0xEF53UL:
+	case EXT4_SUPER_MAGIC:
 		return "ext4";
-	case 0x58465342UL:
+	case XFS_SUPER_MAGIC:
 		return "xfs";
-	case 0x9123683EUL:
+	case BTRFS_SUPER_MAGIC:
 		return "btrfs";
-	case 0xF2F52010UL:
+	case F2FS_SUPER_MAGIC:
 		return "f2fs";
 	}
 	return "?";

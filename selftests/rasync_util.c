@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,11 +22,6 @@
 #include <unistd.h>
 
 #include "rasync_util.h"
-
-#define EXT4_MAGIC	0xEF53UL
-#define XFS_MAGIC	0x58465342UL
-#define BTRFS_MAGIC	0x9123683EUL
-#define F2FS_MAGIC	0xF2F52010UL
 
 #define POISON		0xA5
 /* bytes past the requested length that must stay untouched */
@@ -112,10 +108,10 @@ int ru_scratch_fs_ok(unsigned long *magic)
 		return -errno;
 	*magic = (unsigned long)sfs.f_type;
 	switch (*magic) {
-	case EXT4_MAGIC:
-	case XFS_MAGIC:
-	case BTRFS_MAGIC:
-	case F2FS_MAGIC:
+	case EXT4_SUPER_MAGIC:
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case F2FS_SUPER_MAGIC:
 		return 0;
 	}
 	return -EOPNOTSUPP;
@@ -535,10 +531,6 @@ void ru_fail_first(unsigned int *nbad, char *msg, size_t len, const char *fmt, .
 
 /* --- the checking stream reader ---------------------------------------- */
 
-/* Bytes past each read's end that must stay poisoned, and the poison. */
-#define SR_GUARD	256
-#define SR_POISON	0xA5
-
 struct sslot {
 	unsigned int file;
 	uint64_t off;
@@ -602,8 +594,8 @@ static void sr_check(struct ru_sreader *sr, const struct sslot *s, int res,
 			     want_b);
 		return;
 	}
-	for (i = res; i < s->len + SR_GUARD; i++) {
-		if (buf[i] != SR_POISON) {
+	for (i = res; i < s->len + GUARD; i++) {
+		if (buf[i] != POISON) {
 			RU_FAIL(sr, "file %u off %" PRIu64 " len %u: buffer byte %u written past the result",
 				     s->file, s->off, s->len, i);
 			return;
@@ -623,7 +615,7 @@ void ru_sreader_run(struct ru_sreader *sr)
 	int ret;
 
 	slots = calloc(sr->qd, sizeof(*slots));
-	ret = slots ? ru_reader_init(&r, sr->qd, sr->max_len + SR_GUARD, false, 0) : -ENOMEM;
+	ret = slots ? ru_reader_init(&r, sr->qd, sr->max_len + GUARD, false, 0) : -ENOMEM;
 	if (ret) {
 		free(slots);
 		sr->err = ret;
@@ -643,7 +635,7 @@ void ru_sreader_run(struct ru_sreader *sr)
 			slot = r.free_slots[--r.nfree];
 			sr_pick(sr, &slots[slot]);
 			buf = r.arena + (size_t)slot * r.slot_size;
-			memset(buf, SR_POISON, slots[slot].len + SR_GUARD);
+			memset(buf, POISON, slots[slot].len + GUARD);
 			io_uring_prep_read(sqe, sr->fds[slots[slot].file], buf,
 					   slots[slot].len, slots[slot].off);
 			io_uring_sqe_set_data64(sqe, slot);
