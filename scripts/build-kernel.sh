@@ -61,7 +61,7 @@ done < <(cat "${frags[@]}")
 # Progress as "step N of about M": M is the step count of this variant's
 # last build here, or of a cold build on the 2-core reference machine.
 steps_file="$RASYNC_CACHE/steps.$variant"
-case $variant in run) steps=1100 ;; debug) steps=1843 ;; esac
+case $variant in run) steps=1572 ;; debug) steps=1843 ;; esac
 [ -s "$steps_file" ] && steps=$(cat "$steps_file")
 log "building $variant kernel $kver with $(nproc) jobs, about $steps steps (log: $out/build.log)"
 start=$(date +%s)
