@@ -7,8 +7,6 @@
 //! `static_key_false()` does without jump labels: a disabled event costs a
 //! load and a branch, never a call.
 
-use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicI32, Ordering};
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
@@ -16,17 +14,23 @@ use crate::ffi;
 use crate::fs::File;
 use crate::stats::Stat;
 
-/// Whether the tracepoint `$tp` (a `static` of `shim_trace.c`) is enabled.
+/// Whether the tracepoint `$tp`, a `static` declared in `ffi` (of
+/// `shim_trace.c`, or one the kernel exports), is enabled.
 macro_rules! enabled {
     ($tp:ident) => {
-        // SAFETY: The tracepoint is a static of this module's C object,
-        // alive as long as the code reading it; its key's `atomic_t` is
-        // written with atomic operations only.
-        unsafe { AtomicI32::from_ptr(addr_of_mut!(ffi::$tp.key.enabled.counter).cast()) }
-            .load(Ordering::Relaxed)
+        // SAFETY: The tracepoint is a static of this module's C object or
+        // of the kernel, alive as long as the code reading it; its key's
+        // `atomic_t` is written with atomic operations only.
+        unsafe {
+            core::sync::atomic::AtomicI32::from_ptr(
+                core::ptr::addr_of_mut!($crate::ffi::$tp.key.enabled.counter).cast(),
+            )
+        }
+        .load(core::sync::atomic::Ordering::Relaxed)
             > 0
     };
 }
+pub(crate) use enabled;
 
 /// Which file a read was of, taken before the read while the file is ours
 /// to look at: `rasync_read` fires after the read returned.

@@ -12,6 +12,7 @@ use kernel::error::{code::*, Error, Result};
 use kernel::types::{ARef, Opaque};
 
 use crate::batch::FolioBatch;
+use crate::events;
 use crate::ffi;
 use crate::folio::{Folio, FolioGuard};
 use crate::fs::{File, Inode};
@@ -224,16 +225,7 @@ impl Mapping {
     /// with no call unless the event is enabled.
     #[inline]
     pub(crate) fn trace_get_pages(&self, index: usize, last_index: usize) {
-        // SAFETY: Reads the `atomic_t` of an exported static key, as
-        // `static_key_false()` does without jump labels.
-        let on = unsafe {
-            AtomicI32::from_ptr(
-                addr_of_mut!(ffi::__tracepoint_mm_filemap_get_pages.key.enabled.counter).cast(),
-            )
-        }
-        .load(Ordering::Relaxed)
-            > 0;
-        if on {
+        if events::enabled!(__tracepoint_mm_filemap_get_pages) {
             // SAFETY: The mapping is alive (type invariant).
             unsafe { ffi::rasync_trace_get_pages(self.as_ptr(), index, last_index) }
         }
