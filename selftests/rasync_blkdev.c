@@ -22,6 +22,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define DEV_SEED	0x626c6b64ULL		/* "blkd" */
 #define MAX_LEN		(192 * 1024)	/* ru_gen_mixed() has a fixed 128K+7 request */
@@ -165,10 +166,7 @@ TEST_F_TIMEOUT(blk, module_matches_stock_path, 120)
 {
 	char msg[256];
 
-	if (ru_host_dryrun())
-		SKIP(return, "RASYNC_HOST_DRYRUN=1: module parameters are not written on the host");
-	if (!ru_module_loaded())
-		SKIP(return, "rasync module not loaded");
+	RU_REQUIRE_MODULE_KNOBS();
 	ASSERT_EQ(0, ru_set_module_enabled(true));
 	run_checked(_metadata, self, variant, self->reqs, "enabled=Y");
 	ASSERT_EQ(0, ru_set_module_enabled(false));

@@ -96,6 +96,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define MAX_FILE	(4 * 1024 * 1024)	/* page aligned */
 #define INIT_SIZE	(1024 * 1024 + 4321)
@@ -291,25 +292,18 @@ FIXTURE_SETUP(exerciser)
 {
 	struct exer *ex = &self->ex;
 	unsigned long magic;
-	int ret, fd;
+	int ret;
 
 	ex->fd = -1;
 	ex->enabled0 = -1;
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4, xfs, btrfs or f2fs)",
-		     ru_scratch_dir(), magic);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	RU_REQUIRE_ASYNC_FS_MAGIC(&magic);
 
 	ret = ru_reader_init(&ex->r, QD, SLOT_SIZE, false, 0);
 	ASSERT_EQ(0, ret) TH_LOG("io_uring set-up: %s", strerror(-ret));
-	fd = ru_open_test_file(variant->tag, INIT_SIZE, FILE_SEED, ex->path,
-			       sizeof(ex->path));
-	ASSERT_LE(0, fd) TH_LOG("test file in %s: %s", ru_scratch_dir(),
-				strerror(-fd));
-	close(fd);
-	ex->fd = open(ex->path, O_RDWR);
-	ASSERT_LE(0, ex->fd) TH_LOG("%s: %s", ex->path, strerror(errno));
+	ex->fd = ru_open_test_file_flags(variant->tag, INIT_SIZE, FILE_SEED,
+					 ex->path, sizeof(ex->path), O_RDWR);
+	ASSERT_LE(0, ex->fd) TH_LOG("test file in %s: %s", ru_scratch_dir(),
+				    strerror(-ex->fd));
 	ex->model = calloc(1, MAX_FILE);
 	ex->wbuf = malloc(MAX_WRITE);
 	ASSERT_NE(NULL, ex->model);
@@ -1190,7 +1184,6 @@ TEST_F_TIMEOUT(exerciser, random_ops, case_timeout())
 {
 	struct exer *ex = &self->ex;
 	double t0 = ru_now_s(), budget = ru_time_budget(TIME_BUDGET), dt;
-	struct ru_stats st1, d;
 	char sbuf[512];
 	enum ex_op op;
 	unsigned int i;
@@ -1242,14 +1235,7 @@ TEST_F_TIMEOUT(exerciser, random_ops, case_timeout())
 	if (ex->toggles && ex->enabled0 >= 0 &&
 	    ex->enabled != (ex->enabled0 == 1))
 		EXPECT_EQ(0, toggle(ex));
-	if (ex->have_stats && ru_stats_read(&st1) == 0) {
-		ru_stats_delta(&ex->st0, &st1, &d);
-		ru_stats_format(&d, sbuf, sizeof(sbuf));
-		TH_LOG("stats delta: %s", sbuf);
-		if (ex->enabled0 == 1)
-			EXPECT_LT(0, ru_stat(&d, "reads"))
-				TH_LOG("rasync served no reads: is the hook off?");
-	}
+	RU_LOG_STATS_SINCE(ex->have_stats, &ex->st0);
 }
 
 TEST_HARNESS_MAIN

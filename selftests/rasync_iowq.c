@@ -26,6 +26,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(4 * 1024 * 1024)
 #define FILE_SEED	0x696f7771ULL		/* "iowq" */
@@ -49,15 +50,11 @@ FIXTURE(iowq)
 
 FIXTURE_SETUP(iowq)
 {
-	unsigned long magic;
 	int ret;
 
 	self->fd = -1;
 	self->sysctl_orig = -1;
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
+	RU_REQUIRE_ASYNC_FS();
 	ret = ru_evcount_probe(EV_SYSTEM, EV_NAME);
 	if (ret)
 		SKIP(return, "cannot count %s:%s in tracefs: %s", EV_SYSTEM,

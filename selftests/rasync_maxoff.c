@@ -49,6 +49,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SEED	0x6d61786fULL		/* "maxo" */
 #define MAX_LEN		(64 * 1024)
@@ -323,12 +324,7 @@ FIXTURE_SETUP(maxoff)
 	f->sh = NULL;
 	self->res_y = NULL;
 	self->dir_chmod = false;
-	ret = ru_scratch_fs_ok(&self->magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4, xfs, btrfs or f2fs)",
-		     ru_scratch_dir(), self->magic);
-	ASSERT_EQ(0, ret) TH_LOG("statfs %s: %s", ru_scratch_dir(),
-				 strerror(-ret));
+	RU_REQUIRE_ASYNC_FS_MAGIC(&self->magic);
 
 	/* above RLIMIT_FSIZE ftruncate() fails with EFBIG, not SIGXFSZ */
 	signal(SIGXFSZ, SIG_IGN);
@@ -784,19 +780,9 @@ TEST_F_TIMEOUT(maxoff, module_matches_stock, 60)
 	struct ru_stats before;
 	char step[160];
 
-	if (ru_host_dryrun())
-		SKIP(return, "RASYNC_HOST_DRYRUN=1: module parameters are not written on the host");
-	if (!ru_module_loaded())
-		SKIP(return, "rasync module not loaded");
-
-	self->enabled_orig = ru_module_enabled();
-	ASSERT_LE(0, self->enabled_orig) TH_LOG("reading %s: %s",
-						RASYNC_PARAM_ENABLED,
-						strerror(-self->enabled_orig));
-
+	RU_REQUIRE_MODULE_KNOBS();
 	/* served by rasync */
-	ASSERT_EQ(0, ru_set_module_enabled(true));
-	ASSERT_EQ(1, ru_state_get("hooked"));
+	RU_MODULE_SAVE_AND_SET(self->enabled_orig, true);
 	mo_stats_begin(_metadata, &before);
 	mo_pass(_metadata, &self->f, variant->rounds, variant->nrounds,
 		"enabled=Y");

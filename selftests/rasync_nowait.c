@@ -26,6 +26,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(4 * 1024 * 1024 + 1000)
 #define FILE_SEED	0x6e6f77ULL		/* "now" */
@@ -44,14 +45,10 @@ FIXTURE(nowait)
 
 FIXTURE_SETUP(nowait)
 {
-	unsigned long magic;
 	int ret;
 
 	self->fd = -1;
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
+	RU_REQUIRE_ASYNC_FS();
 	ret = ru_reader_init(&self->r, QD, MAX_LEN, false, 0);
 	ASSERT_EQ(0, ret) TH_LOG("io_uring set-up: %s", strerror(-ret));
 	self->fd = ru_open_test_file("nowait", FILE_SIZE, FILE_SEED,

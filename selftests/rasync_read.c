@@ -24,6 +24,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(3 * 1024 * 1024 + 1234)	/* EOF mid-page */
 #define FILE_SEED	0x72656164ULL			/* "read" */
@@ -174,19 +175,9 @@ TEST_F_TIMEOUT(rd, module_matches_stock_path, 120)
 	char msg[256];
 	int ret;
 
-	if (ru_host_dryrun())
-		SKIP(return, "RASYNC_HOST_DRYRUN=1: module parameters are not written on the host");
-	if (!ru_module_loaded())
-		SKIP(return, "rasync module not loaded");
-
-	self->enabled_orig = ru_module_enabled();
-	ASSERT_LE(0, self->enabled_orig) TH_LOG("reading %s: %s",
-						RASYNC_PARAM_ENABLED,
-						strerror(-self->enabled_orig));
-
+	RU_REQUIRE_MODULE_KNOBS();
 	/* served by rasync */
-	ASSERT_EQ(0, ru_set_module_enabled(true));
-	ASSERT_EQ(1, ru_state_get("hooked"));
+	RU_MODULE_SAVE_AND_SET(self->enabled_orig, true);
 	ret = ru_stats_read(&before);
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", RASYNC_STATS, strerror(-ret));
 	run_checked(_metadata, self, variant, variant->op, self->reqs,

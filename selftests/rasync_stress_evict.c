@@ -45,6 +45,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define NR_FILES	4
 #define FILE_SIZE	(8 * 1024 * 1024 + 4321)
@@ -57,47 +58,6 @@
 #define TIME_BUDGET	25
 #define HANG_SECONDS	60
 #define TEST_TIMEOUT	150
-
-/* --- the evicting thread ------------------------------------------------ */
-
-struct evictor {
-	const int *fds;
-	const uint64_t *sizes;
-	unsigned int nfiles;
-	uint64_t rng;
-	_Atomic bool *stop;
-	unsigned long passes;
-	int err;
-};
-
-static void *evictor_thread(void *arg)
-{
-	struct evictor *e = arg;
-	uint64_t r, off, len;
-	unsigned int f;
-	int ret;
-
-	while (!atomic_load(e->stop)) {
-		r = ru_xorshift64(&e->rng);
-		f = (r >> 40) % e->nfiles;
-		if (r % 3 == 0) {
-			off = 0;
-			len = 0;	/* to the end */
-		} else {
-			off = ru_xorshift64(&e->rng) % e->sizes[f];
-			off &= ~(uint64_t)(RU_PAGE - 1);
-			len = RU_PAGE * (1 + (r >> 8) % 256);
-		}
-		ret = posix_fadvise(e->fds[f], off, len, POSIX_FADV_DONTNEED);
-		if (ret) {
-			e->err = ret;
-			break;
-		}
-		e->passes++;
-		usleep((r >> 16) % EVICT_PAUSE_US);
-	}
-	return NULL;
-}
 
 /* --- the cases ---------------------------------------------------------- */
 
@@ -113,17 +73,12 @@ FIXTURE(evict)
 
 FIXTURE_SETUP(evict)
 {
-	unsigned long magic;
 	char tag[32];
 	int i, ret;
 
 	for (i = 0; i < NR_FILES; i++)
 		self->fds[i] = -1;
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	RU_REQUIRE_ASYNC_FS();
 	for (i = 0; i < NR_FILES; i++) {
 		/* sizes differ a little, so EOF sits at different offsets */
 		self->sizes[i] = FILE_SIZE - i * 1111;
@@ -159,20 +114,20 @@ static void run_case(struct __test_metadata *_metadata,
 	pthread_t th[READERS], eth;
 	unsigned long reads = 0, nbad = 0;
 	_Atomic bool stop = false;
-	struct evictor ev = {
+	struct ru_evictor ev = {
 		.fds = self->fds,
 		.sizes = self->sizes,
 		.nfiles = nfiles,
+		.ranges = true,
+		.pause_us = EVICT_PAUSE_US,
 		.rng = ru_seed() * 31 + 7,
 		.stop = &stop,
 	};
-	struct ru_stats st1, d;
 	uint64_t bytes = 0;
-	char sbuf[512];
 	unsigned int i;
 	bool hung = false;
 
-	ASSERT_EQ(0, pthread_create(&eth, NULL, evictor_thread, &ev));
+	ASSERT_EQ(0, pthread_create(&eth, NULL, ru_evictor_thread, &ev));
 	for (i = 0; i < readers; i++) {
 		memset(&sr[i], 0, sizeof(sr[i]));
 		sr[i].fds = self->fds;
@@ -216,14 +171,7 @@ static void run_case(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, nbad);
 	ASSERT_LT(0, reads);
 	ASSERT_LT(0, ev.passes);
-	if (self->have_stats && ru_stats_read(&st1) == 0) {
-		ru_stats_delta(&self->st0, &st1, &d);
-		ru_stats_format(&d, sbuf, sizeof(sbuf));
-		TH_LOG("stats delta: %s", sbuf);
-		if (ru_module_enabled() == 1)
-			EXPECT_LT(0, ru_stat(&d, "reads"))
-				TH_LOG("rasync served no reads: is the hook off?");
-	}
+	RU_LOG_STATS_SINCE(self->have_stats, &self->st0);
 }
 
 TEST_F_TIMEOUT(evict, one_ring_one_file, TEST_TIMEOUT)

@@ -57,6 +57,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(2 * 1024 * 1024)
 #define FILE_SEED	0x696f6572ULL		/* "ioer" */
@@ -286,17 +287,12 @@ FIXTURE(ioerr)
 
 FIXTURE_SETUP(ioerr)
 {
-	unsigned long magic;
 	int ret, fd;
 
 	self->fd = -1;
 	if (ru_host_dryrun())
 		SKIP(return, "RASYNC_HOST_DRYRUN=1: no fault injection on the host");
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	RU_REQUIRE_ASYNC_FS();
 	if (!have_saved)
 		SKIP(return, "no %s (CONFIG_FAIL_MAKE_REQUEST, CONFIG_FAULT_INJECTION_DEBUG_FS, debugfs)",
 		     FMR);
@@ -330,30 +326,6 @@ FIXTURE_TEARDOWN(ioerr)
 		close(self->fd);
 	ru_reader_exit(&self->r);
 	free(self->buf);
-}
-
-/*
- * Drop the file's pages (its block mapping stays cached in the inode);
- * folios still under readahead I/O cannot go, so try again for a while.
- * Returns the pages left.
- */
-static long evict(int fd)
-{
-	long pages = 0;
-	int i, ret;
-
-	if (fdatasync(fd))
-		return -errno;
-	for (i = 0; i < 100; i++) {
-		ret = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-		if (ret)
-			return -ret;
-		pages = ru_resident_pages(fd, FILE_SIZE);
-		if (pages <= 0)
-			break;
-		usleep(20000);
-	}
-	return pages;
 }
 
 /* One io_uring read, waited for with a timeout; res or -ETIME. */
@@ -392,148 +364,227 @@ static const struct {
 };
 #define NR_COLD	(sizeof(cold_reads) / sizeof(cold_reads[0]))
 
-TEST_F_TIMEOUT(ioerr, uring_read_fails_then_recovers, TEST_TIMEOUT)
+/* What a read under injection returned (from a child, for pread(2)). */
+struct cold_result {
+	int res;
+	int err;	/* check_res() found it wrong */
+	char msg[256];
+};
+
+/* Read cold_reads[@i] into self->buf; its result and check in *@cr. */
+static void cold_read(FIXTURE_DATA(ioerr) *self, unsigned int i, bool uring,
+		      struct cold_result *cr)
+{
+	uint64_t off = cold_reads[i].off;
+	uint32_t len = ru_expected_len(off, cold_reads[i].len, FILE_SIZE);
+	int res;
+
+	memset(self->buf, 0xA5, READ_LEN);
+	if (uring) {
+		res = uring_read(self, self->buf, cold_reads[i].len, off);
+	} else {
+		res = pread(self->fd, self->buf, cold_reads[i].len, off);
+		if (res < 0)
+			res = -errno;
+	}
+	cr->res = res;
+	cr->err = check_res(res, self->buf, off, len, false, cr->msg,
+			    sizeof(cr->msg)) != NULL;
+}
+
+/*
+ * Cold read @i through io_uring or pread(2) with every bio failing, then
+ * again with the injection off: the first must fail (-EIO) or be short,
+ * right as far as it goes, the second whole and right.  A pread(2) runs
+ * in a child, so that a hang cannot stop the case; *@cr is shared with it.
+ */
+static void cold_read_fails_then_recovers(struct __test_metadata *_metadata,
+					  FIXTURE_DATA(ioerr) *self,
+					  unsigned int i, bool uring,
+					  struct cold_result *cr)
+{
+	const char *how = uring ? "read" : "pread";
+	uint64_t off = cold_reads[i].off;
+	uint32_t len = ru_expected_len(off, cold_reads[i].len, FILE_SIZE);
+	long pages, injected;
+	int status = 0, reaped = 1, fres;
+	pid_t pid = 0;
+
+	pages = ru_drop_pages(self->fd, FILE_SIZE, 100);
+	ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+	memset(cr, 0, sizeof(*cr));
+	ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 1));
+	if (uring) {
+		cold_read(self, i, true, cr);
+	} else {
+		pid = fork();
+		if (pid == 0) {
+			cold_read(self, i, false, cr);
+			_exit(0);
+		}
+		if (pid > 0)
+			reaped = ru_wait_until(pid, &status,
+					       ru_now_s() + HANG_SECONDS);
+	}
+	injected = injection_off(MANY_FAILURES);
+	ASSERT_LE(0, pid);
+	if (reaped != 1) {
+		kill(pid, SIGKILL);
+		ru_wait_until(pid, &status, ru_now_s() + 10);
+		cr->res = -ETIME;
+	} else if (pid) {
+		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	}
+	ASSERT_NE(-ETIME, cr->res)
+		TH_LOG("%s %u (off %" PRIu64 " len %u) under injection: hang, no completion in %d s",
+		       how, i, off, cold_reads[i].len, HANG_SECONDS);
+	ASSERT_LT(0, injected)
+		TH_LOG("%s %u: no bio failed (res %d)", how, i, cr->res);
+	ASSERT_EQ(0, cr->err)
+		TH_LOG("%s %u (off %" PRIu64 " len %u, %ld bios failed): %s",
+		       how, i, off, cold_reads[i].len, injected, cr->msg);
+
+	/* the same read with the injection off: all of it, right */
+	fres = cr->res;
+	cold_read(self, i, uring, cr);
+	ASSERT_EQ((int)len, cr->res)
+		TH_LOG("%s %u (off %" PRIu64 ") after the injection: res %d, want %u",
+		       how, i, off, cr->res, len);
+	ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
+	TH_LOG("%s %u: off %" PRIu64 " len %u: %s under injection (%ld bios failed), then %u bytes",
+	       how, i, off, cold_reads[i].len,
+	       fres == -EIO ? "-EIO" : "short", injected, len);
+}
+
+static void cold_reads_case(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(ioerr) *self, bool uring)
 {
 	double t0 = ru_now_s();
-	char msg[256];
+	struct cold_result *cr;
 	unsigned int i;
-	long pages, injected;
-	int res, fres;
 
-	for (i = 0; i < NR_COLD; i++) {
-		uint64_t off = cold_reads[i].off;
-		uint32_t len = ru_expected_len(off, cold_reads[i].len,
-					       FILE_SIZE);
-
-		pages = evict(self->fd);
-		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
-		ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 1));
-		memset(self->buf, 0xA5, READ_LEN);
-		res = uring_read(self, self->buf, cold_reads[i].len, off);
-		injected = injection_off(MANY_FAILURES);
-		fres = res;
-		ASSERT_NE(-ETIME, res)
-			TH_LOG("read %u (off %" PRIu64 " len %u) under injection: hang, no completion in %d s",
-			       i, off, cold_reads[i].len, HANG_SECONDS);
-		ASSERT_LT(0, injected)
-			TH_LOG("read %u: no bio failed (res %d)", i, res);
-		ASSERT_EQ(NULL, check_res(res, self->buf, off, len, false, msg,
-					  sizeof(msg)))
-			TH_LOG("read %u (off %" PRIu64 " len %u, %ld bios failed): %s",
-			       i, off, cold_reads[i].len, injected, msg);
-
-		/* the same read with the injection off: all of it, right */
-		memset(self->buf, 0xA5, READ_LEN);
-		res = uring_read(self, self->buf, cold_reads[i].len, off);
-		ASSERT_EQ((int)len, res)
-			TH_LOG("read %u (off %" PRIu64 ") after the injection: res %d, want %u",
-			       i, off, res, len);
-		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
-		res = pread(self->fd, self->buf, cold_reads[i].len, off);
-		ASSERT_EQ((int)len, res);
-		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
-		TH_LOG("read %u: off %" PRIu64 " len %u: %s under injection (%ld bios failed), then %u bytes",
-		       i, off, cold_reads[i].len,
-		       fres == -EIO ? "-EIO" : "short", injected, len);
-	}
+	cr = mmap(NULL, sizeof(*cr), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, cr);
+	for (i = 0; i < NR_COLD; i++)
+		cold_read_fails_then_recovers(_metadata, self, i, uring, cr);
+	munmap(cr, sizeof(*cr));
 	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = cold reads failed, then read again)\n",
 		_metadata->name, i, ru_now_s() - t0);
 }
 
-static void pick_offs(uint64_t *rng, uint64_t *offs)
+TEST_F_TIMEOUT(ioerr, uring_read_fails_then_recovers, TEST_TIMEOUT)
 {
-	unsigned int i, j;
+	cold_reads_case(_metadata, self, true);
+}
 
+/* What the reads of qd_round() returned, over all rounds. */
+struct qd_tally {
+	unsigned int rounds, reads, failed, shorts;
+	long injected;
+};
+
+/*
+ * One round of a QD32 case: the blocks at offs[] evicted, then read at
+ * once through io_uring with fail_make_request failing bios (percent,
+ * interval); every read must complete, whatever it returns correct.  Then,
+ * with the injection off, every block must read back whole.
+ */
+static void qd_round(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(ioerr) *self, const uint64_t *offs,
+		     int percent, int interval, struct qd_tally *t)
+{
+	struct io_uring *ring = &self->r.ring;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	unsigned int i, done;
+	long pages, injected;
+	char msg[256];
+	int ret, res;
+
+	pages = ru_drop_pages(self->fd, FILE_SIZE, 100);
+	ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+	ASSERT_EQ(0, injection_on(MANY_FAILURES, percent, interval));
 	for (i = 0; i < QD; i++) {
-again:
-		*rng ^= *rng << 13;
-		*rng ^= *rng >> 7;
-		*rng ^= *rng << 17;
-		offs[i] = (*rng % (FILE_SIZE / QD_BLK)) * QD_BLK;
-		for (j = 0; j < i; j++)
-			if (offs[j] == offs[i])
-				goto again;
+		sqe = io_uring_get_sqe(ring);
+		memset(self->r.arena + (size_t)i * READ_LEN, 0xA5, QD_BLK);
+		io_uring_prep_read(sqe, self->fd,
+				   self->r.arena + (size_t)i * READ_LEN,
+				   QD_BLK, offs[i]);
+		io_uring_sqe_set_data64(sqe, i);
 	}
+	ret = io_uring_submit(ring);
+	if (ret != QD)
+		injection_off(MANY_FAILURES);
+	ASSERT_EQ(QD, ret);
+	for (done = 0; done < QD; done++) {
+		ret = wait_one(ring, &cqe);
+		if (ret)
+			break;
+		i = io_uring_cqe_get_data64(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(ring, cqe);
+		if (i >= QD) {
+			ret = -EPROTO;
+			break;
+		}
+		t->reads++;
+		if (res < 0)
+			t->failed++;
+		else if (res < QD_BLK)
+			t->shorts++;
+		msg[0] = 0;
+		EXPECT_EQ(NULL, check_res(res, self->r.arena + (size_t)i * READ_LEN,
+					  offs[i], QD_BLK, true, msg,
+					  sizeof(msg)))
+			TH_LOG("read of block at %" PRIu64 ": %s",
+			       offs[i], msg);
+	}
+	injected = injection_off(MANY_FAILURES);
+	ASSERT_EQ(0, ret)
+		TH_LOG("round %u: %s: %u of %u reads did not complete in %d s",
+		       t->rounds, ret == -ETIME ? "hang" : strerror(-ret),
+		       QD - done, QD, HANG_SECONDS);
+	t->injected += injected;
+	t->rounds++;
+
+	/* injection off: every block reads correctly */
+	for (i = 0; i < QD; i++) {
+		memset(self->buf, 0xA5, QD_BLK);
+		res = uring_read(self, self->buf, QD_BLK, offs[i]);
+		ASSERT_EQ(QD_BLK, res)
+			TH_LOG("block at %" PRIu64 " after the injection: res %d",
+			       offs[i], res);
+		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED,
+					       offs[i], QD_BLK));
+	}
+}
+
+/* The end of a QD32 case: some bio failed, and some read saw it. */
+static void qd_verdict(struct __test_metadata *_metadata,
+		       const struct qd_tally *t, double t0)
+{
+	TH_LOG("%u rounds, %ld bios failed: %u reads -EIO, %u short, %u full",
+	       t->rounds, t->injected, t->failed, t->shorts,
+	       t->reads - t->failed - t->shorts);
+	ASSERT_LT(0, t->injected) TH_LOG("no bio failed");
+	ASSERT_LT(0, t->failed + t->shorts)
+		TH_LOG("%ld bios failed but every read succeeded", t->injected);
+	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
+		_metadata->name, t->reads, ru_now_s() - t0);
 }
 
 TEST_F_TIMEOUT(ioerr, uring_qd32_random_failures, TEST_TIMEOUT)
 {
 	double t0 = ru_now_s();
-	struct io_uring *ring = &self->r.ring;
-	unsigned int i, done, round, failed = 0, shorts = 0, reads = 0;
 	uint64_t offs[QD], rng = ru_seed() | 1;
-	long pages, injected, injected_total = 0;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	char msg[256];
-	int ret, res;
+	struct qd_tally t = { 0 };
 
-	for (round = 0; round < QD_ROUNDS && !failed && !shorts; round++) {
-		pick_offs(&rng, offs);
-		pages = evict(self->fd);
-		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
-		ASSERT_EQ(0, injection_on(MANY_FAILURES, PERCENT, 1));
-		for (i = 0; i < QD; i++) {
-			sqe = io_uring_get_sqe(ring);
-			memset(self->r.arena + (size_t)i * READ_LEN, 0xA5,
-			       QD_BLK);
-			io_uring_prep_read(sqe, self->fd,
-					   self->r.arena + (size_t)i * READ_LEN,
-					   QD_BLK, offs[i]);
-			io_uring_sqe_set_data64(sqe, i);
-		}
-		ret = io_uring_submit(ring);
-		if (ret != QD)
-			injection_off(MANY_FAILURES);
-		ASSERT_EQ(QD, ret);
-		for (done = 0; done < QD; done++) {
-			ret = wait_one(ring, &cqe);
-			if (ret)
-				break;
-			i = io_uring_cqe_get_data64(cqe);
-			res = cqe->res;
-			io_uring_cqe_seen(ring, cqe);
-			if (i >= QD) {
-				ret = -EPROTO;
-				break;
-			}
-			reads++;
-			if (res < 0)
-				failed++;
-			else if (res < QD_BLK)
-				shorts++;
-			msg[0] = 0;
-			EXPECT_EQ(NULL, check_res(res, self->r.arena + (size_t)i * READ_LEN,
-						  offs[i], QD_BLK, true, msg,
-						  sizeof(msg)))
-				TH_LOG("read of block at %" PRIu64 ": %s",
-				       offs[i], msg);
-		}
-		injected = injection_off(MANY_FAILURES);
-		ASSERT_EQ(0, ret)
-			TH_LOG("round %u: %s: %u of %u reads did not complete in %d s",
-			       round, ret == -ETIME ? "hang" : strerror(-ret),
-			       QD - done, QD, HANG_SECONDS);
-		injected_total += injected;
-
-		/* injection off: every block reads correctly */
-		for (i = 0; i < QD; i++) {
-			memset(self->buf, 0xA5, QD_BLK);
-			res = uring_read(self, self->buf, QD_BLK, offs[i]);
-			ASSERT_EQ(QD_BLK, res)
-				TH_LOG("block at %" PRIu64 " after the injection: res %d",
-				       offs[i], res);
-			ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED,
-						       offs[i], QD_BLK));
-		}
+	while (t.rounds < QD_ROUNDS && !t.failed && !t.shorts) {
+		ru_pick_blocks(&rng, offs, QD, FILE_SIZE / QD_BLK, QD_BLK);
+		qd_round(_metadata, self, offs, PERCENT, 1, &t);
 	}
-	TH_LOG("%u rounds, %ld bios failed: %u reads -EIO, %u short, %u full",
-	       round, injected_total, failed, shorts, reads - failed - shorts);
-	ASSERT_LT(0, injected_total) TH_LOG("no bio failed");
-	ASSERT_LT(0, failed + shorts)
-		TH_LOG("%ld bios failed but every read succeeded", injected_total);
-	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
-		_metadata->name, reads, ru_now_s() - t0);
+	qd_verdict(_metadata, &t, t0);
 }
 
 /*
@@ -556,16 +607,10 @@ TEST_F_TIMEOUT(ioerr, uring_qd32_random_failures, TEST_TIMEOUT)
 TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 {
 	double t0 = ru_now_s();
-	struct io_uring *ring = &self->r.ring;
-	unsigned int i, done, round, failed = 0, shorts = 0, reads = 0;
 	uint64_t offs[QD], rng = ru_seed() * 3 + 1, queued = 0;
-	long pages, injected, injected_total = 0;
 	struct ru_stats a, b, d;
+	struct qd_tally t = { 0 };
 	bool stats = false;
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	char msg[256];
-	int ret, res;
 
 	if (!max_sectors_knob[0])
 		SKIP(return, "no writable max_sectors_kb for the device of %s",
@@ -573,83 +618,23 @@ TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 	ASSERT_EQ(0, ru_write_str(max_sectors_knob, "4"))
 		TH_LOG("%s: cannot set 4", max_sectors_knob);
 
-	for (round = 0; round < ASYNC_ROUNDS; round++) {
-		pick_offs(&rng, offs);
-		pages = evict(self->fd);
-		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
+	while (t.rounds < ASYNC_ROUNDS) {
+		ru_pick_blocks(&rng, offs, QD, FILE_SIZE / QD_BLK, QD_BLK);
 		stats = ru_stats_read(&a) == 0;
-		ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 2));
-		for (i = 0; i < QD; i++) {
-			sqe = io_uring_get_sqe(ring);
-			memset(self->r.arena + (size_t)i * READ_LEN, 0xA5,
-			       QD_BLK);
-			io_uring_prep_read(sqe, self->fd,
-					   self->r.arena + (size_t)i * READ_LEN,
-					   QD_BLK, offs[i]);
-			io_uring_sqe_set_data64(sqe, i);
-		}
-		ret = io_uring_submit(ring);
-		if (ret != QD)
-			injection_off(MANY_FAILURES);
-		ASSERT_EQ(QD, ret);
-		for (done = 0; done < QD; done++) {
-			ret = wait_one(ring, &cqe);
-			if (ret)
-				break;
-			i = io_uring_cqe_get_data64(cqe);
-			res = cqe->res;
-			io_uring_cqe_seen(ring, cqe);
-			if (i >= QD) {
-				ret = -EPROTO;
-				break;
-			}
-			reads++;
-			if (res < 0)
-				failed++;
-			else if (res < QD_BLK)
-				shorts++;
-			msg[0] = 0;
-			EXPECT_EQ(NULL, check_res(res, self->r.arena + (size_t)i * READ_LEN,
-						  offs[i], QD_BLK, true, msg,
-						  sizeof(msg)))
-				TH_LOG("read of block at %" PRIu64 ": %s",
-				       offs[i], msg);
-		}
-		injected = injection_off(MANY_FAILURES);
-		ASSERT_EQ(0, ret)
-			TH_LOG("round %u: %s: %u of %u reads did not complete in %d s",
-			       round, ret == -ETIME ? "hang" : strerror(-ret),
-			       QD - done, QD, HANG_SECONDS);
-		injected_total += injected;
+		qd_round(_metadata, self, offs, 100, 2, &t);
 		if (stats && ru_stats_read(&b) == 0) {
 			ru_stats_delta(&a, &b, &d);
 			queued += ru_stat(&d, "eiocbqueued");
 		} else {
 			stats = false;
 		}
-
-		for (i = 0; i < QD; i++) {
-			memset(self->buf, 0xA5, QD_BLK);
-			res = uring_read(self, self->buf, QD_BLK, offs[i]);
-			ASSERT_EQ(QD_BLK, res)
-				TH_LOG("block at %" PRIu64 " after the injection: res %d",
-				       offs[i], res);
-			ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED,
-						       offs[i], QD_BLK));
-		}
 	}
 	ASSERT_EQ(0, ru_write_str(max_sectors_knob, max_sectors_saved));
-	TH_LOG("%u rounds, %ld bios failed: %u reads -EIO, %u short, %u full; %" PRIu64 " -EIOCBQUEUED",
-	       round, injected_total, failed, shorts, reads - failed - shorts,
-	       queued);
-	ASSERT_LT(0, injected_total) TH_LOG("no bio failed");
-	ASSERT_LT(0, failed + shorts)
-		TH_LOG("%ld bios failed but every read succeeded", injected_total);
+	TH_LOG("%" PRIu64 " reads returned -EIOCBQUEUED", queued);
+	qd_verdict(_metadata, &t, t0);
 	if (stats && ru_module_enabled() == 1)
 		ASSERT_LT(0, queued)
 			TH_LOG("no read was queued (-EIOCBQUEUED) on a folio under I/O");
-	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = reads under injection, each read again after it)\n",
-		_metadata->name, reads, ru_now_s() - t0);
 }
 
 /*
@@ -667,7 +652,7 @@ TEST_F_TIMEOUT(ioerr, uring_async_failures_wake_queued_reads, TEST_TIMEOUT)
 static long devreads(FIXTURE_DATA(ioerr) *self, bool uring, int advice,
 		     uint64_t off, uint32_t len, int *res)
 {
-	long pages = evict(self->fd);
+	long pages = ru_drop_pages(self->fd, FILE_SIZE, 100);
 
 	if (pages)
 		return pages < 0 ? pages : -EBUSY;
@@ -741,79 +726,9 @@ TEST_F_TIMEOUT(ioerr, device_reads_no_more_than_stock, TEST_TIMEOUT)
 	ASSERT_EQ(0, ru_set_module_enabled(enabled0));
 }
 
-struct pread_result {
-	int res;
-	int err;
-	char msg[256];
-};
-
 TEST_F_TIMEOUT(ioerr, pread_fails_then_recovers, TEST_TIMEOUT)
 {
-	double t0 = ru_now_s(), end;
-	struct pread_result *pr;
-	unsigned int i;
-	long pages, injected;
-	int status, res;
-	pid_t pid;
-
-	pr = mmap(NULL, sizeof(*pr), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, pr);
-	for (i = 0; i < NR_COLD; i++) {
-		uint64_t off = cold_reads[i].off;
-		uint32_t len = ru_expected_len(off, cold_reads[i].len,
-					       FILE_SIZE);
-
-		pages = evict(self->fd);
-		ASSERT_EQ(0, pages) TH_LOG("%ld pages still cached", pages);
-		memset(pr, 0, sizeof(*pr));
-		ASSERT_EQ(0, injection_on(MANY_FAILURES, 100, 1));
-		pid = fork();
-		if (pid == 0) {
-			const char *m;
-
-			memset(self->buf, 0xA5, READ_LEN);
-			res = pread(self->fd, self->buf, cold_reads[i].len,
-				    off);
-			pr->res = res < 0 ? -errno : res;
-			m = check_res(pr->res, self->buf, off, len, false,
-				      pr->msg, sizeof(pr->msg));
-			pr->err = m != NULL;
-			_exit(0);
-		}
-		if (pid < 0)
-			injection_off(MANY_FAILURES);
-		ASSERT_LE(0, pid);
-		end = ru_now_s() + HANG_SECONDS;
-		while (waitpid(pid, &status, WNOHANG) == 0 && ru_now_s() < end)
-			usleep(2000);
-		injected = injection_off(MANY_FAILURES);
-		if (ru_now_s() >= end && waitpid(pid, &status, WNOHANG) == 0) {
-			kill(pid, SIGKILL);
-			ASSERT_TRUE(false)
-				TH_LOG("pread %u (off %" PRIu64 " len %u) under injection: hang, not done in %d s",
-				       i, off, cold_reads[i].len, HANG_SECONDS);
-		}
-		ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
-		ASSERT_LT(0, injected)
-			TH_LOG("pread %u: no bio failed (res %d)", i, pr->res);
-		ASSERT_EQ(0, pr->err)
-			TH_LOG("pread %u (off %" PRIu64 " len %u, %ld bios failed): %s",
-			       i, off, cold_reads[i].len, injected, pr->msg);
-
-		memset(self->buf, 0xA5, READ_LEN);
-		res = pread(self->fd, self->buf, cold_reads[i].len, off);
-		ASSERT_EQ((int)len, res)
-			TH_LOG("pread %u (off %" PRIu64 ") after the injection: %d (%s), want %u",
-			       i, off, res, res < 0 ? strerror(errno) : "",
-			       len);
-		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
-		TH_LOG("pread %u: off %" PRIu64 " len %u: %d under injection (%ld bios failed), then %u bytes",
-		       i, off, cold_reads[i].len, pr->res, injected, len);
-	}
-	munmap(pr, sizeof(*pr));
-	fprintf(stderr, "# ioerr.%s: %u iterations in %.1f s (iterations = cold preads failed, then read again)\n",
-		_metadata->name, i, ru_now_s() - t0);
+	cold_reads_case(_metadata, self, false);
 }
 
 TEST_HARNESS_MAIN

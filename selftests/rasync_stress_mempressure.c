@@ -48,6 +48,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SEED	0x6d656d70ULL		/* "memp" */
 #define MIN_FILE_MB	256
@@ -195,21 +196,15 @@ FIXTURE(mem)
 
 FIXTURE_SETUP(mem)
 {
-	unsigned long magic;
 	struct statvfs sv;
 	const char *s;
 	long long leave;
 	double t0;
-	int ret;
 
 	self->fd = -1;
 	if (ru_host_dryrun())
 		SKIP(return, "RASYNC_HOST_DRYRUN=1: would mlock most of the host's memory");
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	RU_REQUIRE_ASYNC_FS();
 	if (meminfo("MemAvailable") < 0)
 		SKIP(return, "no MemAvailable in /proc/meminfo");
 	s = getenv("RASYNC_STRESS_LEAVE_MB");
@@ -260,22 +255,6 @@ FIXTURE_TEARDOWN(mem)
 		close(self->fd);
 	if (self->sr && self->sr != MAP_FAILED)
 		munmap(self->sr, READERS * sizeof(*self->sr));
-}
-
-static int wait_timeout(pid_t pid, int *status, double end)
-{
-	pid_t ret;
-
-	for (;;) {
-		ret = waitpid(pid, status, WNOHANG);
-		if (ret == pid)
-			return 1;
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-		if (ru_now_s() > end)
-			return 0;
-		usleep(10000);
-	}
 }
 
 /*
@@ -375,7 +354,7 @@ TEST_F_TIMEOUT(mem, readers_under_mlock_pressure, TEST_TIMEOUT)
 	}
 	end = t0 + budget + HANG_SECONDS + 30;
 	for (i = 0; i < READERS; i++) {
-		ret = wait_timeout(self->readers[i], &status, end);
+		ret = ru_wait_until(self->readers[i], &status, end);
 		if (ret != 1) {
 			TH_LOG("reader %d did not finish in %.0f s: hang", i,
 			       end - t0);

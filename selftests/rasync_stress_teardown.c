@@ -55,6 +55,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(8 * 1024 * 1024)
 #define FILE_SEED	0x74656172ULL		/* "tear" */
@@ -109,15 +110,10 @@ FIXTURE_VARIANT_ADD(tear, defer_taskrun)
 FIXTURE_SETUP(tear)
 {
 	struct io_uring probe;
-	unsigned long magic;
 	int ret;
 
 	self->fd = -1;
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	RU_REQUIRE_ASYNC_FS();
 	if (variant->ring_flags) {
 		ret = io_uring_queue_init(4, &probe, variant->ring_flags);
 		if (ret == -EINVAL)
@@ -139,43 +135,6 @@ FIXTURE_TEARDOWN(tear)
 	if (self->fd >= 0)
 		close(self->fd);
 	ru_reader_exit(&self->r);
-}
-
-/*
- * Drop the file's pages; folios still under readahead I/O (started by
- * the previous round) cannot go, so try again for a while.  Pages left.
- */
-static long evict(int fd)
-{
-	long pages = 0;
-	int i, ret;
-
-	if (fdatasync(fd))
-		return -errno;
-	for (i = 0; i < 100; i++) {
-		ret = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-		if (ret)
-			return -ret;
-		pages = ru_resident_pages(fd, FILE_SIZE);
-		if (pages <= 0)
-			break;
-		usleep(20000);
-	}
-	return pages;
-}
-
-/* QD distinct random blocks */
-static void pick_blocks(uint64_t *rng, uint64_t *offs)
-{
-	unsigned int i, j;
-
-	for (i = 0; i < QD; i++) {
-again:
-		offs[i] = (ru_xorshift64(rng) % NR_BLKS) * BLK;
-		for (j = 0; j < i; j++)
-			if (offs[j] == offs[i])
-				goto again;
-	}
 }
 
 /* What a KILL_TASK child tells its parent, besides the submitted count. */
@@ -235,24 +194,6 @@ static void __attribute__((noreturn)) child(int fd, unsigned int ring_flags,
 		_exit(0);
 	}
 	_exit(1);
-}
-
-/* 1 if reaped (status in @status), 0 on timeout */
-static int reap(pid_t pid, int *status, double seconds)
-{
-	double end = ru_now_s() + seconds;
-	pid_t ret;
-
-	for (;;) {
-		ret = waitpid(pid, status, WNOHANG);
-		if (ret == pid)
-			return 1;
-		if (ret < 0 && errno != EINTR)
-			return -errno;
-		if (ru_now_s() > end)
-			return 0;
-		usleep(2000);
-	}
 }
 
 /* Read the round's blocks again, with a timeout; 0 or a failure in @msg. */
@@ -326,8 +267,8 @@ static void run_case(struct __test_metadata *_metadata,
 	pid_t pid;
 
 	for (round = 0; round < ROUNDS && ru_now_s() - t0 < budget; round++) {
-		pick_blocks(&rng, self->offs);
-		pages = evict(self->fd);
+		ru_pick_blocks(&rng, self->offs, QD, NR_BLKS, BLK);
+		pages = ru_drop_pages(self->fd, FILE_SIZE, 100);
 		ASSERT_LE(0, pages) TH_LOG("evicting: %s", strerror(-pages));
 		if (pages)
 			TH_LOG("round %u: %ld pages still cached", round,
@@ -398,10 +339,10 @@ static void run_case(struct __test_metadata *_metadata,
 				queued_rounds++;
 		}
 
-		ret = reap(pid, &status, HANG_SECONDS);
+		ret = ru_wait_until(pid, &status, ru_now_s() + HANG_SECONDS);
 		if (ret == 0) {
 			kill(pid, SIGKILL);
-			ret = reap(pid, &status, 10);
+			ret = ru_wait_until(pid, &status, ru_now_s() + 10);
 			ASSERT_TRUE(false)
 				TH_LOG("round %u: the child (%s with %d reads submitted) was not reaped within %d s%s",
 				       round, mode_name[mode], submitted,

@@ -44,6 +44,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(8 * 1024 * 1024 + 555)
 #define FILE_SEED	0x756e6c6fULL		/* "unlo" */
@@ -58,33 +59,6 @@
 #define HANG_SECONDS	60
 #define TEST_TIMEOUT	180
 
-/* --- the evicting thread ------------------------------------------------ */
-
-struct evictor {
-	int fd;
-	uint64_t rng;
-	_Atomic bool *stop;
-	unsigned long passes;
-	int err;
-};
-
-static void *evictor_thread(void *arg)
-{
-	struct evictor *e = arg;
-	int ret;
-
-	while (!atomic_load(e->stop)) {
-		ret = posix_fadvise(e->fd, 0, 0, POSIX_FADV_DONTNEED);
-		if (ret) {
-			e->err = ret;
-			break;
-		}
-		e->passes++;
-		usleep(ru_xorshift64(&e->rng) % EVICT_PAUSE_US);
-	}
-	return NULL;
-}
-
 /* --- the cases ---------------------------------------------------------- */
 
 FIXTURE(unload)
@@ -98,23 +72,18 @@ FIXTURE(unload)
 	unsigned int nthreads;
 	bool evictor_started;
 	_Atomic bool stop;
-	struct evictor ev;
+	struct ru_evictor ev;
 };
 
 FIXTURE_SETUP(unload)
 {
-	unsigned long magic;
 	int ret;
 
 	self->fd = -1;
 	self->enabled0 = -1;
 	if (ru_host_dryrun())
 		SKIP(return, "RASYNC_HOST_DRYRUN=1: modules and parameters are never touched on the host");
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", ru_scratch_dir(), strerror(-ret));
+	RU_REQUIRE_ASYNC_FS();
 	if (!ru_module_loaded() && access(ru_module_path(), R_OK))
 		SKIP(return, "rasync is not loaded and %s is not readable (set RASYNC_KO)",
 		     ru_module_path());
@@ -172,10 +141,13 @@ static void start_threads(struct __test_metadata *_metadata,
 	unsigned int i;
 
 	atomic_store(&self->stop, false);
-	self->ev.fd = self->fd;
+	self->ev.fds = &self->fd;
+	self->ev.sizes = &self->size;
+	self->ev.nfiles = 1;
+	self->ev.pause_us = EVICT_PAUSE_US;
 	self->ev.rng = ru_seed() * 17 + 3;
 	self->ev.stop = &self->stop;
-	ASSERT_EQ(0, pthread_create(&self->eth, NULL, evictor_thread,
+	ASSERT_EQ(0, pthread_create(&self->eth, NULL, ru_evictor_thread,
 				    &self->ev));
 	self->evictor_started = true;
 	for (i = 0; i < READERS; i++) {

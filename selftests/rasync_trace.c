@@ -35,6 +35,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(4 * 1024 * 1024)
 #define FILE_SEED	0x74726163ULL		/* "trac" */
@@ -68,16 +69,11 @@ static int inst_write(FIXTURE_DATA(trace) *self, const char *file,
 
 FIXTURE_SETUP(trace)
 {
-	unsigned long magic;
 	struct stat st;
-	int ret;
 
 	self->fd = -1;
 	self->inst[0] = 0;
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
+	RU_REQUIRE_ASYNC_FS();
 	if (!ru_module_loaded() || ru_module_enabled() != 1)
 		SKIP(return, "rasync.ko is not loaded and enabled");
 	if (!ru_tracefs_root())

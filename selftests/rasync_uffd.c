@@ -34,6 +34,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(256 * 1024)
 #define FILE_SEED	0x75666664ULL		/* "uffd" */
@@ -133,9 +134,7 @@ FIXTURE_SETUP(uffd)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg;
-	unsigned long magic;
 	long pages;
-	int ret;
 
 	self->fd = -1;
 	self->uffd = -1;
@@ -143,10 +142,7 @@ FIXTURE_SETUP(uffd)
 	self->reader_started = false;
 	if (!ru_module_loaded())
 		SKIP(return, "rasync is not loaded");
-	ret = ru_scratch_fs_ok(&magic);
-	if (ret == -EOPNOTSUPP)
-		SKIP(return, "%s is on fs magic 0x%lx, which has no async buffered reads (use ext4)",
-		     ru_scratch_dir(), magic);
+	RU_REQUIRE_ASYNC_FS();
 	self->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (self->uffd < 0 && errno == ENOSYS)
 		SKIP(return, "kernel without CONFIG_USERFAULTFD");

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,6 +225,13 @@ out:
 int ru_open_test_file(const char *tag, uint64_t size, uint64_t seed,
 		      char *path, size_t pathlen)
 {
+	return ru_open_test_file_flags(tag, size, seed, path, pathlen,
+				       O_RDONLY);
+}
+
+int ru_open_test_file_flags(const char *tag, uint64_t size, uint64_t seed,
+			    char *path, size_t pathlen, int flags)
+{
 	char tmp[PATH_MAX];
 	struct stat st;
 	int fd, ret;
@@ -242,7 +250,7 @@ int ru_open_test_file(const char *tag, uint64_t size, uint64_t seed,
 		return ret;
 	}
 open:
-	fd = open(path, O_RDONLY);
+	fd = open(path, flags);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -292,6 +300,69 @@ long ru_evict(int fd, uint64_t size)
 			return ret;
 	}
 	return ru_resident_pages(fd, size);
+}
+
+long ru_drop_pages(int fd, uint64_t size, unsigned int tries)
+{
+	long pages = 0;
+	unsigned int i;
+	int ret;
+
+	if (fdatasync(fd))
+		return -errno;
+	for (i = 0; i < tries; i++) {
+		if (i)
+			usleep(20000);
+		ret = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		if (ret)
+			return -ret;
+		pages = ru_resident_pages(fd, size);
+		if (pages <= 0)
+			break;
+	}
+	return pages;
+}
+
+void ru_pick_blocks(uint64_t *rng, uint64_t *offs, unsigned int n,
+		    uint64_t nr_blks, uint64_t blk)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+again:
+		offs[i] = (ru_xorshift64(rng) % nr_blks) * blk;
+		for (j = 0; j < i; j++)
+			if (offs[j] == offs[i])
+				goto again;
+	}
+}
+
+void *ru_evictor_thread(void *evictor)
+{
+	struct ru_evictor *e = evictor;
+	uint64_t r, off, len;
+	unsigned int f;
+	int ret;
+
+	while (!atomic_load(e->stop)) {
+		r = ru_xorshift64(&e->rng);
+		f = (r >> 40) % e->nfiles;
+		off = 0;
+		len = 0;	/* to the end */
+		if (e->ranges && r % 3) {
+			off = ru_xorshift64(&e->rng) % e->sizes[f];
+			off &= ~(uint64_t)(RU_PAGE - 1);
+			len = RU_PAGE * (1 + (r >> 8) % 256);
+		}
+		ret = posix_fadvise(e->fds[f], off, len, POSIX_FADV_DONTNEED);
+		if (ret) {
+			e->err = ret;
+			break;
+		}
+		e->passes++;
+		usleep((r >> 16) % e->pause_us);
+	}
+	return NULL;
 }
 
 long ru_pin(int fd, uint64_t off, uint64_t len, uint64_t size,
@@ -855,6 +926,22 @@ uint32_t ru_expected_len(uint64_t off, uint32_t len, uint64_t size)
 	if (off >= size)
 		return 0;
 	return size - off < len ? size - off : len;
+}
+
+int ru_wait_until(pid_t pid, int *status, double end)
+{
+	pid_t ret;
+
+	for (;;) {
+		ret = waitpid(pid, status, WNOHANG);
+		if (ret == pid)
+			return 1;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (ru_now_s() > end)
+			return 0;
+		usleep(2000);
+	}
 }
 
 uint64_t ru_xorshift64(uint64_t *s)

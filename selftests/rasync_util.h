@@ -51,6 +51,11 @@ uint64_t ru_xorshift64(uint64_t *s);
  * file system magic in @magic, or another -errno.
  */
 int ru_scratch_fs_ok(unsigned long *magic);
+/*
+ * waitpid(@pid) until ru_now_s() passes @end: 1 if reaped (status in
+ * @status), 0 on timeout, or -errno.
+ */
+int ru_wait_until(pid_t pid, int *status, double end);
 
 /* --- file content ----------------------------------------------------- */
 
@@ -72,6 +77,9 @@ ssize_t ru_pattern_check(const void *buf, uint64_t seed, uint64_t off,
  */
 int ru_open_test_file(const char *tag, uint64_t size, uint64_t seed,
 		      char *path, size_t pathlen);
+/* ru_open_test_file(), the file opened with open(2) @flags (e.g. O_RDWR). */
+int ru_open_test_file_flags(const char *tag, uint64_t size, uint64_t seed,
+			    char *path, size_t pathlen, int flags);
 
 /* --- page cache ------------------------------------------------------- */
 
@@ -82,6 +90,37 @@ long ru_resident_pages(int fd, uint64_t size);
  * sync + drop_caches=3.  Returns the pages still resident, or -errno.
  */
 long ru_evict(int fd, uint64_t size);
+/*
+ * Drop the file's pages without drop_caches (its block mapping stays
+ * cached in the inode): fdatasync + posix_fadvise(DONTNEED), up to @tries
+ * times 20 ms apart while pages stay (folios under readahead I/O cannot
+ * go).  Returns the pages still resident, or -errno.
+ */
+long ru_drop_pages(int fd, uint64_t size, unsigned int tries);
+/* @n distinct offsets of blocks of @blk bytes in [0, @nr_blks * @blk). */
+void ru_pick_blocks(uint64_t *rng, uint64_t *offs, unsigned int n,
+		    uint64_t nr_blks, uint64_t blk);
+
+/*
+ * A thread that evicts pages while readers read: posix_fadvise(DONTNEED)
+ * of a whole file or (with @ranges) of a random page range of one of
+ * @nfiles files, a random pause below @pause_us between passes, until
+ * *@stop.  @passes counts them; @err is a posix_fadvise error that ended
+ * the thread.
+ */
+struct ru_evictor {
+	const int *fds;
+	const uint64_t *sizes;
+	unsigned int nfiles;
+	bool ranges;
+	unsigned int pause_us;
+	uint64_t rng;
+	_Atomic bool *stop;
+	unsigned long passes;
+	int err;
+};
+
+void *ru_evictor_thread(void *evictor);
 /*
  * Keep [off, off + len) of the file cached: mmap + mlock (which reads in
  * whatever is missing), so memory pressure cannot evict it until

@@ -230,6 +230,7 @@ for t in $TESTS; do
 		show_new "$out" 0 all
 	fi
 	elapsed=$(($(date +%s) - start))
+	echo "# $t: took ${elapsed} s"
 	restore_knobs
 
 	# the program's own top-level results
