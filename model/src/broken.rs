@@ -5,8 +5,7 @@
 //! [`FolioWaitQueue`] trait so that they run on the same model.
 
 use crate::model::{
-    io_async_buf_func_with, wake_fn, wake_page_function_shared_with, wake_page_function_with,
-    EntryId, WaitPageKey, World,
+    callback_unlink_if_match, wake_fn, wake_page_function_with, EntryId, WaitPageKey, World,
 };
 use crate::protocol::{FolioWaitQueue, Outcome};
 
@@ -107,13 +106,13 @@ pub(crate) fn wake_page_match_full_only<F: PartialEq>(
 
 wake_fn! {
     /// `io_async_buf_func()` with [`wake_page_match_full_only`].
-    io_async_buf_func_full_match = io_async_buf_func_with(wake_page_match_full_only)
+    io_async_buf_func_full_match = callback_unlink_if_match(wake_page_match_full_only, 1)
 }
 
 wake_fn! {
     /// A non-exclusive sleeper's wake function with
     /// [`wake_page_match_full_only`].
-    wake_page_function_full_match = wake_page_function_shared_with(wake_page_match_full_only)
+    wake_page_function_full_match = callback_unlink_if_match(wake_page_match_full_only, 0)
 }
 
 /// `page_match` read as "an entry of this folio stays queued": it is set
@@ -145,13 +144,13 @@ pub(crate) fn wake_page_match_unwoken_only<F: PartialEq>(
 
 wake_fn! {
     /// `io_async_buf_func()` with [`wake_page_match_unwoken_only`].
-    io_async_buf_func_unwoken_match = io_async_buf_func_with(wake_page_match_unwoken_only)
+    io_async_buf_func_unwoken_match = callback_unlink_if_match(wake_page_match_unwoken_only, 1)
 }
 
 wake_fn! {
     /// A non-exclusive sleeper's wake function with
     /// [`wake_page_match_unwoken_only`].
-    wake_page_function_shared_unwoken_match = wake_page_function_shared_with(wake_page_match_unwoken_only)
+    wake_page_function_shared_unwoken_match = callback_unlink_if_match(wake_page_match_unwoken_only, 0)
 }
 
 wake_fn! {

@@ -39,7 +39,7 @@ use crate::protocol::{self, FolioWaitQueue, Outcome};
 /// Defines the wake function `$name`: `$with` with the match function `$m`
 /// (wake functions are plain `fn` pointers, one function per variant).
 macro_rules! wake_fn {
-    ($(#[$doc:meta])* $name:ident = $with:ident($m:path)) => {
+    ($(#[$doc:meta])* $name:ident = $with:ident($m:path $(, $arg:expr)*)) => {
         $(#[$doc])*
         pub(crate) fn $name(
             w: &World,
@@ -47,7 +47,7 @@ macro_rules! wake_fn {
             list: &mut Vec<EntryId>,
             key: &mut WaitPageKey,
         ) -> i32 {
-            $with($m, w, id, list, key)
+            $with($m, w, id, list, key $(, $arg)*)
         }
     };
 }
@@ -497,30 +497,38 @@ impl World {
             assert_eq!(*o, Some(who), "folio_unlock() by a non-owner");
             *o = None;
         });
-        let old = f.flags.fetch_and(!LOCKED, Release);
-        self.log(format!(
-            "{who}: folio_unlock({}): clear PG_locked, old flags {}",
-            self.folio_name(folio),
-            fmt_flags(old)
-        ));
-        assert!(old & LOCKED != 0, "folio_unlock() of an unlocked folio");
-        if old & WAITERS != 0 {
-            self.folio_wake_bit(folio, PG_LOCKED, who);
-        }
+        self.clear_bit_and_wake(folio, (PG_LOCKED, "PG_locked"), "folio_unlock", who);
     }
 
     /// `folio_end_writeback()`: clear `PG_writeback` and test `PG_waiters`
     /// in one release RMW (`__folio_end_writeback()`), then wake.
     pub(crate) fn folio_end_writeback(&self, folio: FolioId, who: &'static str) {
-        let old = self.folios[folio].flags.fetch_and(!WRITEBACK, Release);
+        self.clear_bit_and_wake(
+            folio,
+            (PG_WRITEBACK, "PG_writeback"),
+            "folio_end_writeback",
+            who,
+        );
+    }
+
+    /// Clear bit `nr` (called `name`) and test `PG_waiters` in one release
+    /// RMW, as `caller` does, then wake the bit's waiters if there are any.
+    fn clear_bit_and_wake(
+        &self,
+        folio: FolioId,
+        (nr, name): (i32, &str),
+        caller: &str,
+        who: &'static str,
+    ) {
+        let old = self.folios[folio].flags.fetch_and(!bit(nr), Release);
         self.log(format!(
-            "{who}: folio_end_writeback({}): clear PG_writeback, old flags {}",
+            "{who}: {caller}({}): clear {name}, old flags {}",
             self.folio_name(folio),
             fmt_flags(old)
         ));
-        assert!(old & WRITEBACK != 0, "end of writeback without writeback");
+        assert!(old & bit(nr) != 0, "{caller}() with {name} already clear");
         if old & WAITERS != 0 {
-            self.folio_wake_bit(folio, PG_WRITEBACK, who);
+            self.folio_wake_bit(folio, nr, who);
         }
     }
 
@@ -683,22 +691,11 @@ wake_fn! {
     /// io_uring's `io_async_buf_func()` (io_uring/rw.c): `wake_page_match()`
     /// from `rust/protocol.rs`; on a match, clear IOCB_WAITQ and queue the retry
     /// (the counted callback), unlink the entry, return 1.
-    io_async_buf_func = io_async_buf_func_with(protocol::wake_page_match)
+    io_async_buf_func = callback_unlink_if_match(protocol::wake_page_match, 1)
 }
 
-/// [`io_async_buf_func`] with the match function `m`.
-pub(crate) fn io_async_buf_func_with(
-    m: MatchFn,
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    callback_unlink_if_match(m, w, id, list, key, 1)
-}
-
-/// On a match, the counted callback, unlink and `ret`; else 0.
-fn callback_unlink_if_match(
+/// On a match (by `m`), the counted callback, unlink and `ret`; else 0.
+pub(crate) fn callback_unlink_if_match(
     m: MatchFn,
     w: &World,
     id: EntryId,
@@ -720,18 +717,7 @@ wake_fn! {
     /// wake, unlink, return 0 (not exclusive).  [`wake_page_function`] with
     /// `wait->flags` 0, less the `WQ_FLAG_WOKEN` store that only a modelled
     /// sleeping thread would read.
-    wake_page_function_shared = wake_page_function_shared_with(protocol::wake_page_match)
-}
-
-/// [`wake_page_function_shared`] with the match function `m`.
-pub(crate) fn wake_page_function_shared_with(
-    m: MatchFn,
-    w: &World,
-    id: EntryId,
-    list: &mut Vec<EntryId>,
-    key: &mut WaitPageKey,
-) -> i32 {
-    callback_unlink_if_match(m, w, id, list, key, 0)
+    wake_page_function_shared = callback_unlink_if_match(protocol::wake_page_match, 0)
 }
 
 wake_fn! {
@@ -978,35 +964,17 @@ pub(crate) fn check_lock_outcome(w: &World, id: EntryId, out: Outcome) {
         fmt_flags(flags)
     ));
     match out {
-        Outcome::Queued => {
-            if cb != 1 {
-                w.fail(&format!(
-                    "lost wakeup: {name} got Outcome::Queued but its callback fired {cb} times"
-                ));
-            }
-            if queued {
-                w.fail(&format!("{name}: called back but still queued"));
-            }
-            if owner == Some(name) {
-                w.fail(&format!("{name}: Outcome::Queued but it holds the lock"));
-            }
+        Outcome::Queued if owner == Some(name) => {
+            w.fail(&format!("{name}: Outcome::Queued but it holds the lock"));
         }
-        Outcome::Now | Outcome::Late => {
-            if flags & LOCKED == 0 || owner != Some(name) {
-                w.fail(&format!(
-                    "{name} got {out:?} but does not hold the folio lock (owner {owner:?})"
-                ));
-            }
-            if cb != 0 {
-                w.fail(&format!(
-                    "callback fired for a lock that was won: {name} got {out:?}, callbacks={cb}"
-                ));
-            }
-            if queued {
-                w.fail(&format!("{name} got {out:?} but its entry is still queued"));
-            }
+        Outcome::Now | Outcome::Late if flags & LOCKED == 0 || owner != Some(name) => {
+            w.fail(&format!(
+                "{name} got {out:?} but does not hold the folio lock (owner {owner:?})"
+            ));
         }
+        _ => {}
     }
+    check_callback(w, name, out, cb, queued, "lock that was won");
 }
 
 /// Post-condition of a wait for unlock by `entry` that ended with `out`;
@@ -1023,6 +991,19 @@ pub(crate) fn check_wait_outcome(w: &World, id: EntryId, out: Outcome, saw_unloc
     if owner == Some(name) {
         w.fail(&format!("{name}: a wait for unlock took the lock"));
     }
+    if matches!(out, Outcome::Now | Outcome::Late) && !saw_unlocked {
+        w.fail(&format!(
+            "{name} got {out:?} without seeing the folio unlocked"
+        ));
+    }
+    check_callback(w, name, out, cb, queued, "wait that completed");
+}
+
+/// What any outcome says of the entry's callback (fired `cb` times) and
+/// whether it is still `queued`: `Outcome::Queued` is called back once and
+/// unlinked; `Now` and `Late` (a `done` thing) are never called back and
+/// leave nothing queued.
+fn check_callback(w: &World, name: &str, out: Outcome, cb: usize, queued: bool, done: &str) {
     match out {
         Outcome::Queued => {
             if cb != 1 {
@@ -1035,14 +1016,9 @@ pub(crate) fn check_wait_outcome(w: &World, id: EntryId, out: Outcome, saw_unloc
             }
         }
         Outcome::Now | Outcome::Late => {
-            if !saw_unlocked {
-                w.fail(&format!(
-                    "{name} got {out:?} without seeing the folio unlocked"
-                ));
-            }
             if cb != 0 {
                 w.fail(&format!(
-                    "callback fired for a wait that completed: {name} got {out:?}, callbacks={cb}"
+                    "callback fired for a {done}: {name} got {out:?}, callbacks={cb}"
                 ));
             }
             if queued {
