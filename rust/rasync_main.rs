@@ -63,25 +63,33 @@ unsafe extern "C" fn rasync_read(
     // (io_uring's wake function, the one exception, is what `Kiocb`'s
     // invariant allows for).
     let (iocb, iter) = unsafe { (Kiocb::from_raw(iocb), IovIter::from_raw(iter)) };
-    let key = queued::key(iocb);
-    if let Some(ns) = queued::take(key) {
-        events::woken(iocb.file(), iocb.pos(), ns);
-    }
     // What `rasync:rasync_read` says, read while the kiocb is ours.
     let traced =
         events::read_id(iocb.file()).map(|id| (id, iocb.pos(), iter.count(), iocb.flags()));
     let ret = if hook_only {
+        // The hook's own cost and nothing more: no queue-time bookkeeping.
         // SAFETY: The caller's arguments, passed on unchanged.
         unsafe { bindings::filemap_read_stock(raw, iter.as_raw(), already_read) }
     } else {
-        read::filemap_read(iocb, iter, already_read)
+        read_timed(iocb, iter, already_read)
     };
+    if let Some((id, pos, count, flags)) = traced {
+        events::read(id, pos, count, flags, ret, hook_only);
+    }
+    ret
+}
+
+/// rasync's `filemap_read()`, with the time a read sat at `-EIOCBQUEUED`
+/// taken on its retry (`queued_hist`, `rasync:rasync_woken`).
+fn read_timed(iocb: &Kiocb, iter: &mut IovIter, already_read: isize) -> isize {
+    let key = queued::key(iocb);
+    if let Some(ns) = queued::take(key) {
+        events::woken(iocb.file(), iocb.pos(), ns);
+    }
+    let ret = read::filemap_read(iocb, iter, already_read);
     // From here on the kiocb may be io_uring's: only its address is used.
     if ret == EIOCBQUEUED.to_errno() as isize {
         queued::note(key);
-    }
-    if let Some((id, pos, count, flags)) = traced {
-        events::read(id, pos, count, flags, ret, hook_only);
     }
     ret
 }
