@@ -24,23 +24,25 @@
 # modules or write kernel knobs or /dev/kmsg).
 
 DIR=$(cd "$(dirname "$0")" && pwd)
-ALL_TESTS="rasync_module.sh rasync_read rasync_iowq rasync_nowait rasync_reload rasync_uffd rasync_fio.sh"
-ALL_TESTS="$ALL_TESTS rasync_exerciser rasync_maxoff rasync_trace"
-ALL_TESTS="$ALL_TESTS rasync_stress_truncate rasync_stress_evict rasync_stress_mempressure"
-ALL_TESTS="$ALL_TESTS rasync_stress_teardown rasync_stress_unload rasync_stress_ioerr"
-
-# The file-system matrix: the data-path tests run again, as <test>@<fs>, on
-# every other file system the guest mounted (/rasync/disks, written by
-# /init: "<fs> <mount point>", or "raw <device>" for the block-device test).
-# Their stress budgets are short (RASYNC_MATRIX_STRESS_TIME, default 5 s a
-# case) unless RASYNC_STRESS_TIME asks for more.
-MATRIX_TESTS="rasync_read rasync_nowait rasync_iowq rasync_fio.sh rasync_exerciser rasync_maxoff"
-MATRIX_TESTS="$MATRIX_TESTS rasync_stress_truncate rasync_stress_evict"
+# The tests, in order, and where each runs: tests.list, the Makefile's list
+# too.  Matrix tests run again, as <test>@<fs>, on every other file system
+# the guest mounted (/rasync/disks, written by /init: "<fs> <mount point>",
+# or "raw <device>" for the block-device test), with short stress budgets
+# (RASYNC_MATRIX_STRESS_TIME, default 5 s a case) unless RASYNC_STRESS_TIME
+# asks for more.
+# tests_on WHERE: the tests that run there (ext4: also the matrix ones)
+tests_on() {
+	sed -e 's/#.*//' "$DIR/tests.list" | awk -v w="$1" \
+		'NF && ($2 == w || (w == "ext4" && $2 == "matrix")) { printf "%s ", $1 }'
+}
+ALL_TESTS=$(tests_on ext4)
+MATRIX_TESTS=$(tests_on matrix)
+[ -n "$ALL_TESTS" ] || { echo "$0: no tests in $DIR/tests.list" >&2; exit 1; }
 DISKS=${RASYNC_DISKS:-/rasync/disks}
 if [ -r "$DISKS" ]; then
 	while read -r fs where; do
 		case $fs in
-		raw) ALL_TESTS="$ALL_TESTS rasync_blkdev@raw" ;;
+		raw) for t in $(tests_on raw); do ALL_TESTS="$ALL_TESTS $t@raw"; done ;;
 		?*) for t in $MATRIX_TESTS; do ALL_TESTS="$ALL_TESTS $t@$fs"; done ;;
 		esac
 	done <"$DISKS"
