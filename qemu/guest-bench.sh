@@ -16,6 +16,8 @@ RUNTIME=${RASYNC_BENCH_RUNTIME:-30}
 ROUNDS=${RASYNC_BENCH_ROUNDS:-5}
 HOT_SIZE=${RASYNC_BENCH_HOT_SIZE:-128M}
 HOT_RUNTIME=${RASYNC_BENCH_HOT_RUNTIME:-$RUNTIME}
+# mp_ rows: fio mlock()s all of MemAvailable but this many MiB (--lockmem).
+MP_LEAVE_MB=${RASYNC_BENCH_MP_LEAVE_MB:-64}
 [ "$HOT_RUNTIME" -gt 0 ] 2>/dev/null || HOT_RUNTIME=10
 # scripts/bench.sh passes the rows; alone, all of bench-rows.tsv, in order.
 ROWS=${RASYNC_BENCH_ROWS:-$(awk -F'\t' '!/^#/ && NF { print $1 }' "$(dirname "$0")/bench-rows.tsv")}
@@ -66,6 +68,7 @@ echo "memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
 echo "cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 echo "fio=$(fio --version)"
 echo "size=$SIZE runtime=$RUNTIME rounds=$ROUNDS hot_size=$HOT_SIZE hot_runtime=$HOT_RUNTIME"
+echo "mp_leave_mb=$MP_LEAVE_MB"
 echo "rows=$ROWS"
 if [ -d /sys/devices/system/cpu/vulnerabilities ]; then
 	for v in /sys/devices/system/cpu/vulnerabilities/*; do
@@ -127,6 +130,13 @@ hits() { awk '/Hits:/ { n += $2 } END { print n + 0 }' $T/hist; }
 cached_kb() { awk '/^Cached:/ { print $2 }' /proc/meminfo; }
 # Sectors read from the scratch disk so far (field 3 of the block stat).
 disk_sectors() { awk '{ print $3 }' /sys/block/vda/stat; }
+meminfo_kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+# Reclaim so far: whichever of these /proc/vmstat has (the run kernel has
+# no CONFIG_VM_EVENT_COUNTERS, so no pgsteal_*: refaults tell instead).
+reclaim() {
+	awk '/^(pgsteal_(kswapd|direct)|allocstall_normal|workingset_refault_file|workingset_activate_file) / { printf "%s=%s ", $1, $2 }' /proc/vmstat
+}
+ooms() { dmesg | grep -c 'Killed process'; }
 
 # run_one ROUND SEQ ROW
 run_one() {
@@ -134,8 +144,12 @@ run_one() {
 	en=N hook_only=N sysctl=1 engine=io_uring qd=32 direct=0 file=$F size=$SIZE rt=$RUNTIME temp=cold
 	case $row in
 	hot_*) temp=hot file=$H size=$HOT_SIZE rt=$HOT_RUNTIME ;;
+	# cold, with most of RAM mlocked by fio: the page cache is reclaimed
+	# all the time and readahead's allocations fail
+	mp_*) temp=mp ;;
 	esac
-	case ${row#hot_} in
+	base=${row#hot_}
+	case ${base#mp_} in
 	pvsync) engine=pvsync qd=1 ;;
 	iowq) sysctl=0 ;;
 	# stock_aa is stock measured again as its own row: the A/A noise floor
@@ -157,11 +171,21 @@ run_one() {
 		cat $file >/dev/null
 	fi
 	cached_before=$(cached_kb)
+	lock='' lock_kb=0
+	: >/tmp/mlocked
+	if [ $temp = mp ]; then
+		lock_kb=$(($(meminfo_kb MemAvailable) - MP_LEAVE_MB * 1024))
+		[ $lock_kb -gt 0 ] || fail "MemAvailable is below RASYNC_BENCH_MP_LEAVE_MB=$MP_LEAVE_MB"
+		lock="--lockmem=${lock_kb}k"
+		# What fio really locked, read once it is reading (fio may cap it).
+		(sleep $((rt > 0 ? rt / 2 : 5)) && meminfo_kb Mlocked >/tmp/mlocked) &
+	fi
+	reclaim_before=$(reclaim) ooms_before=$(ooms)
 
 	mode="--time_based --runtime=$rt --norandommap"
 	[ "$rt" -gt 0 ] || mode=''
 	# fio's default invalidate=1 would drop the file from the cache first.
-	[ $temp = cold ] || mode="$mode --invalidate=0"
+	[ $temp != hot ] || mode="$mode --invalidate=0"
 	echo reset >$D/stats
 	echo 'hist:keys=common_pid' >>$T/trigger || fail "cannot add hist trigger"
 	rm -f /tmp/fio.json /tmp/time.txt
@@ -174,10 +198,11 @@ run_one() {
 	busybox time -o /tmp/time.txt -f '%e %U %S %w %c' \
 		fio --name="$row" --filename=$file --size="$size" --thread \
 		--ioengine=$engine --iodepth=$qd --direct=$direct \
-		--rw=randread --bs=4k $mode \
+		--rw=randread --bs=4k $mode $lock --slat_percentiles=1 \
 		--output-format=json --output=/tmp/fio.json
 	rc=$?
 	wait $spid
+	wait
 	sectors_after=$(disk_sectors)
 	n=$(hits)
 	echo '!hist:keys=common_pid' >>$T/trigger
@@ -189,6 +214,9 @@ run_one() {
 	echo "@@IOWQ-EVENTS $n"
 	echo "@@PEAK-IOU-WRK $(cat /tmp/peak 2>/dev/null)"
 	echo "@@IO-PHASE-CPU $(cat /tmp/cpu 2>/dev/null)"
+	echo "@@MEMORY lock_kb=$lock_kb mlocked_kb=$(cat /tmp/mlocked) ooms=$(($(ooms) - ooms_before))"
+	echo "@@RECLAIM-BEFORE $reclaim_before"
+	echo "@@RECLAIM-AFTER $(reclaim)"
 	echo "@@STATS-BEGIN"
 	cat $D/stats
 	echo "@@STATS-END"

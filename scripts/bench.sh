@@ -8,16 +8,23 @@
 #   RASYNC_BENCH_SIZE         cold file size, fio syntax (default 1G)
 #   RASYNC_BENCH_RUNTIME      seconds per run, time-based with --norandommap;
 #                             0 = size-based, every block read once like the
-#                             seed (default 30)
+#                             seed, published to results/seed (default 30)
 #   RASYNC_BENCH_ROUNDS       rounds; each runs every row once, order rotated
 #                             (default 5)
 #   RASYNC_BENCH_MEM          guest RAM in MB (default 512)
+#   RASYNC_BENCH_KERNEL       run (default): the tinyconfig-based run kernel;
+#                             distro: the same with CONFIG_JUMP_LABEL and CPU
+#                             mitigations (qemu/config/distro.config), results
+#                             published with a "-distro" suffix
 #   RASYNC_BENCH_SMP          guest vCPUs (default 2); 1 publishes to
 #                             results/one-cpu: io-wq workers share fio's CPU
 #   RASYNC_BENCH_HOT_SIZE     hot file size (default 128M; must fit in RAM)
 #   RASYNC_BENCH_HOT_RUNTIME  seconds per hot run (default: RUNTIME, or 10 if
 #                             RUNTIME=0)
-#   RASYNC_BENCH_ROWS         subset/order of rows (default: all of qemu/bench-rows.tsv)
+#   RASYNC_BENCH_ROWS         subset/order of rows (default: all of qemu/bench-rows.tsv);
+#                             only mp_ rows publishes to results/mempressure
+#   RASYNC_BENCH_MP_LEAVE_MB  mp_ rows: MiB of MemAvailable fio leaves unlocked
+#                             (default 64)
 #   RASYNC_BENCH_TIMEOUT      guest timeout in seconds (default: estimated)
 #   RASYNC_BENCH_PUBLISH      1 (default): write results/latest and
 #                             results/README-section.md; 0: out/bench only
@@ -38,6 +45,9 @@ ROWS_TSV="$RASYNC_ROOT/qemu/bench-rows.tsv"
 ALL_ROWS=$(awk -F'\t' '!/^#/ && NF { print $1 }' "$ROWS_TSV" | tr '\n' ' ')
 ROWS=${RASYNC_BENCH_ROWS:-$ALL_ROWS}
 PUBLISH=${RASYNC_BENCH_PUBLISH:-1}
+MP_LEAVE_MB=${RASYNC_BENCH_MP_LEAVE_MB:-64}
+KERNEL=${RASYNC_BENCH_KERNEL:-run}
+case $KERNEL in run | distro) ;; *) die "RASYNC_BENCH_KERNEL must be run or distro, got '$KERNEL'" ;; esac
 
 # size_mb SIZE: fio-style size (binary units) in MiB, rounded up.
 size_mb() {
@@ -53,6 +63,7 @@ isnum RASYNC_BENCH_RUNTIME "$RUNTIME"
 isnum RASYNC_BENCH_ROUNDS "$ROUNDS"
 isnum RASYNC_BENCH_MEM "$MEM"
 isnum RASYNC_BENCH_SMP "$SMP"
+isnum RASYNC_BENCH_MP_LEAVE_MB "$MP_LEAVE_MB"
 ((SMP >= 1)) || die "RASYNC_BENCH_SMP must be at least 1"
 ((ROUNDS >= 1)) || die "RASYNC_BENCH_ROUNDS must be at least 1"
 [ -z "$HOT_RUNTIME" ] || isnum RASYNC_BENCH_HOT_RUNTIME "$HOT_RUNTIME"
@@ -84,8 +95,8 @@ isnum RASYNC_BENCH_TIMEOUT "$TIMEOUT"
 # The command as a user would retype it: non-default knobs only.
 cmd="make bench" pre=''
 for v in RASYNC_BENCH_SIZE RASYNC_BENCH_RUNTIME RASYNC_BENCH_ROUNDS RASYNC_BENCH_MEM \
-	RASYNC_BENCH_HOT_SIZE RASYNC_BENCH_HOT_RUNTIME RASYNC_BENCH_ROWS RASYNC_ACCEL RASYNC_ICOUNT \
-	RASYNC_TCG_THREAD; do
+	RASYNC_BENCH_KERNEL RASYNC_BENCH_SMP RASYNC_BENCH_HOT_SIZE RASYNC_BENCH_HOT_RUNTIME RASYNC_BENCH_ROWS \
+	RASYNC_BENCH_MP_LEAVE_MB RASYNC_ACCEL RASYNC_ICOUNT RASYNC_TCG_THREAD; do
 	val=${!v:-}
 	[ -n "$val" ] || continue
 	[[ $val != *' '* ]] || val="\"$val\""
@@ -93,14 +104,24 @@ for v in RASYNC_BENCH_SIZE RASYNC_BENCH_RUNTIME RASYNC_BENCH_ROUNDS RASYNC_BENCH
 done
 cmd="${pre:-}$cmd"
 
+# Where the results are published: one directory (and README section) per
+# kind of run, so that a variant never overwrites the default table.
+variant=latest
+# size-based (every block read once, the seed's experiment): results/seed
+[ "$RUNTIME" != 0 ] || variant=seed
+[ "$SMP" != 1 ] || variant=one-cpu
+[ -n "$(tr ' ' '\n' <<<"$ROWS" | grep -v '^mp_' | grep .)" ] || variant=mempressure
+[ -z "${RASYNC_ICOUNT:-}" ] || variant=icount
+[ "$KERNEL" = run ] || variant+="-$KERNEL"
+
 start=$(date +%s)
 start_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" run) || die "building the run kernel/module failed"
+guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" "$KERNEL") || die "building the $KERNEL kernel/module failed"
 read -r kernel _ <<<"$guest"
 kdir=$(dirname "$(dirname "$(dirname "$(dirname "$kernel")")")")
-ko="$RASYNC_ROOT/out/run/rasync.ko"
+ko="$RASYNC_ROOT/out/$KERNEL/rasync.ko"
 [ -f "$ko" ] || die "rasync.ko not found at $ko"
 
 bdir="$RASYNC_ROOT/out/bench"
@@ -121,6 +142,8 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 # Host facts for the report.
 {
 	echo "command=$cmd"
+	echo "variant=$variant"
+	echo "kernel_variant=$KERNEL"
 	echo "start=$start_iso"
 	echo "accel=$accel"
 	echo "icount=${RASYNC_ICOUNT:-}"
@@ -135,6 +158,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 	echo "disk_mb=$disk_mb"
 	echo "kernel=$kernel"
 	echo "kernel_config_mitigations=$(grep -E '^(# )?CONFIG_(CPU_MITIGATIONS|MITIGATION_[A-Z_]+|PAGE_TABLE_ISOLATION|RETPOLINE|SPECULATION_MITIGATIONS)[= ]' "$kdir/.config" 2>/dev/null | tr '\n' ';')"
+	echo "kernel_config_jump_label=$(grep -E '^(# )?CONFIG_JUMP_LABEL[= ]' "$kdir/.config" 2>/dev/null || echo unset)"
 	echo "git_head=$(git -C "$RASYNC_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "git_dirty=$(git -C "$RASYNC_ROOT" status --porcelain 2>/dev/null | grep -c . || true)"
 	echo "size=$SIZE"
@@ -152,7 +176,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 # measures.
 guest_env="RASYNC_BENCH_SIZE=$SIZE RASYNC_BENCH_RUNTIME=$RUNTIME RASYNC_BENCH_ROUNDS=$ROUNDS"
 guest_env+=" RASYNC_BENCH_HOT_SIZE=$HOT_SIZE RASYNC_BENCH_HOT_RUNTIME=$HOT_RUNTIME"
-guest_env+=" RASYNC_BENCH_ROWS='$ROWS'"
+guest_env+=" RASYNC_BENCH_ROWS='$ROWS' RASYNC_BENCH_MP_LEAVE_MB=$MP_LEAVE_MB"
 boot() { # boot PHASE TIMEOUT
 	set +e
 	bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \
@@ -204,11 +228,7 @@ rm -f "$disk"
 report=(python3 "$RASYNC_ROOT/scripts/bench_report.py" --log "$out/guest.log" --meta "$out/meta.txt"
 	--hostload "$out/hostload.txt" --out "$out")
 if [ "$PUBLISH" = 1 ]; then
-	# Instruction counts are published beside the wall-clock results.
-	pub=latest
-	[ "$SMP" != 1 ] || pub=one-cpu
-	[ -z "${RASYNC_ICOUNT:-}" ] || pub=icount
-	report+=(--latest "$RASYNC_ROOT/results/$pub" --readme "$RASYNC_ROOT/results/README-section-$pub.md"
+	report+=(--latest "$RASYNC_ROOT/results/$variant" --readme "$RASYNC_ROOT/results/README-section-$variant.md"
 		--splice "$RASYNC_ROOT/README.md")
 fi
 rrc=0

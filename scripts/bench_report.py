@@ -99,6 +99,12 @@ def parse_log(path):
             cur["peak_raw"] = line.split()[1:] or [""]
         elif cur is not None and line.startswith("@@IO-PHASE-CPU"):
             cur["io_cpu_raw"] = line.split()[1:]
+        elif cur is not None and line.startswith("@@MEMORY "):
+            cur["memory"] = kv_lines(line.split()[1:])
+        elif cur is not None and line.startswith("@@RECLAIM-BEFORE"):
+            cur["reclaim_before"] = kv_lines(line.split()[1:])
+        elif cur is not None and line.startswith("@@RECLAIM-AFTER"):
+            cur["reclaim_after"] = kv_lines(line.split()[1:])
         elif cur is not None and line.startswith("@@STATS-BEGIN"):
             cur["stats_raw"] = block("@@STATS-BEGIN", "@@STATS-END")
         elif cur is not None and line.startswith("@@FIO-JSON-BEGIN"):
@@ -148,6 +154,10 @@ def build_run(raw):
         job = fj["jobs"][0]
         rd = job["read"]
         pct = rd.get("clat_ns", {}).get("percentile", {})
+        # fio's slat for io_uring: from queueing an IO to the return of the
+        # io_uring_enter() that submitted it (one SQE per call at fio's
+        # default iodepth_batch_submit=1): the submitter's time in the call.
+        spct = rd.get("slat_ns", {}).get("percentile", {})
         run.update({
             "iops": rd["iops"],
             "bw_kib_s": rd["bw"],
@@ -158,6 +168,8 @@ def build_run(raw):
             "clat_p50_us": pct.get("50.000000", 0) / 1000.0,
             "clat_p99_us": pct.get("99.000000", 0) / 1000.0,
             "clat_p999_us": pct.get("99.900000", 0) / 1000.0,
+            "slat_p50_us": spct["50.000000"] / 1000.0 if "50.000000" in spct else None,
+            "slat_p99_us": spct["99.000000"] / 1000.0 if "99.000000" in spct else None,
             "fio_job_usr_cpu_pct": job.get("usr_cpu"),
             "fio_job_sys_cpu_pct": job.get("sys_cpu"),
             "fio_job_ctx": job.get("ctx"),
@@ -207,6 +219,22 @@ def build_run(raw):
         if len(parts) == 2 and num(parts[1]) is not None:
             stats[parts[0]] = int(num(parts[1]))
     run["rasync_stats"] = stats
+    mem = raw.get("memory", {})
+    if mem:
+        lk, ml, oom = num(mem.get("lock_kb")), num(mem.get("mlocked_kb")), num(mem.get("ooms"))
+        run["lock_asked_mb"] = lk / 1024 if lk else None
+        run["mlocked_mb"] = ml / 1024 if ml is not None else None
+        run["ooms"] = int(oom) if oom is not None else None
+        if oom:
+            run["errors"].append(f"{int(oom)} OOM kill(s) during the run")
+        if run["temp"] == "mp" and not ml:
+            run["errors"].append("nothing was mlocked (fio --lockmem failed?)")
+    rb, ra = raw.get("reclaim_before", {}), raw.get("reclaim_after", {})
+    run["reclaim"] = {k: int(num(ra[k]) - num(rb[k])) for k in ra
+                      if num(ra.get(k)) is not None and num(rb.get(k)) is not None}
+    ref = run["reclaim"].get("workingset_refault_file")
+    if ref is not None and run.get("total_ios"):
+        run["refaults_per_io"] = ref / run["total_ios"]
     return run
 
 
@@ -219,7 +247,7 @@ def med_range(vals):
 
 METRICS = ["iops", "clat_p50_us", "clat_p99_us", "cpu_pct", "io_phase_cpu_pct", "cpu_us_per_io",
            "ctx_total", "ctx_per_io", "iowq_events", "peak_iou_wrk", "wall_s", "user_s", "sys_s",
-           "disk_reads_per_io"]
+           "disk_reads_per_io", "slat_p50_us", "slat_p99_us", "mlocked_mb", "refaults_per_io"]
 
 
 def summarize(runs):
@@ -275,6 +303,14 @@ def ratios_and_targets(runs, summ):
         "rasync_over_stock_cpu_per_io_cold": ratio(runs, summ, "rasync", "stock", "cpu_us_per_io"),
         "rasync_over_stock_cpu_per_io_hot": ratio(runs, summ, "hot_rasync", "hot_stock",
                                                   "cpu_us_per_io"),
+        # memory pressure: the submitter's side of rasync's tradeoff
+        "aa_iops_mp": ratio(runs, summ, "mp_stock_aa", "mp_stock"),
+        "rasync_over_stock_iops_mp": ratio(runs, summ, "mp_rasync", "mp_stock"),
+        "aa_slat_p99_mp": ratio(runs, summ, "mp_stock_aa", "mp_stock", "slat_p99_us"),
+        "rasync_over_stock_slat_p99_mp": ratio(runs, summ, "mp_rasync", "mp_stock", "slat_p99_us"),
+        "aa_cpu_per_io_mp": ratio(runs, summ, "mp_stock_aa", "mp_stock", "cpu_us_per_io"),
+        "rasync_over_stock_cpu_per_io_mp": ratio(runs, summ, "mp_rasync", "mp_stock",
+                                                 "cpu_us_per_io"),
     }
     ev = {k: [r["iowq_events"] for r in runs if r["row"] == k and r.get("iowq_events") is not None]
           for k in ("stock", "rasync", "hot_stock", "hot_rasync")}
@@ -304,6 +340,20 @@ def ratios_and_targets(runs, summ):
         tgt("rasync CPU ≤ 0.65× io-wq CPU (% of one CPU)", rat["rasync_over_iowq_cpu"], "<=", 0.65),
         tgt("cold buffered QD32 (rasync) ≥ 0.9× O_DIRECT QD32 IOPS", rat["rasync_over_direct_iops"], ">=", 0.9),
     ]
+    mp_ev = [r["iowq_events"] for r in runs
+             if r["row"] == "mp_rasync" and r.get("iowq_events") is not None and not r["errors"]]
+    stock_mp_ev = [r["iowq_events"] for r in runs
+                   if r["row"] in ("mp_stock", "mp_stock_aa") and r.get("iowq_events") is not None
+                   and not r["errors"]]
+    targets.append(tgt("memory pressure: rasync ≥ 1.00× stock IOPS (4m/3m)",
+                       rat["rasync_over_stock_iops_mp"], ">=", 1.0))
+    name = ("memory pressure: 0 io-wq events on rasync (4m, every run); stock (3m, 3m′): "
+            + ("/".join(str(e) for e in stock_mp_ev) or "–"))
+    if mp_ev:
+        targets.append({"target": name, "status": "MET" if max(mp_ev) == 0 else "MISSED",
+                        "value": max(mp_ev), "min": min(mp_ev), "max": max(mp_ev)})
+    else:
+        targets.append({"target": name, "status": "n/a", "value": None})
     if all_ev:
         targets.append({"target": "0 io-wq events on rows 3–4 (cold and hot, every run)",
                         "status": "MET" if max(all_ev) == 0 else "MISSED",
@@ -359,6 +409,13 @@ def rfmt(r, nd=3):
     return s
 
 
+def jump_label_text(meta):
+    jl = meta.get("kernel_config_jump_label", "")
+    if jl == "CONFIG_JUMP_LABEL=y":
+        return "static keys patched (CONFIG_JUMP_LABEL=y)"
+    return "no CONFIG_JUMP_LABEL (a static key is a load and compare)" if jl else "CONFIG_JUMP_LABEL unknown"
+
+
 def mitigation_summary(meta, guest):
     cfg = meta.get("kernel_config_mitigations", "")
     parts = []
@@ -398,7 +455,9 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
                f"(guest RAM {meta.get('guest_mem_mb', '?')} MiB), caches dropped before each run, "
                f"{mode_text(meta)}; hot rows on a {hot} file read once (`cat`) right before each run, "
                f"{meta.get('hot_runtime', '?')} s. {meta.get('rounds', '?')} rounds, rows interleaved, "
-               f"order rotated per round. Cells: median (min–max) over rounds.")
+               f"order rotated per round. Cells: median (min–max) over rounds. Every row ran on "
+               f"the {meta.get('kernel_variant', 'run')} kernel ({guest.get('uname', '?')}: "
+               f"{jump_label_text(meta)}; {mitigation_summary(meta, guest)}).")
     out.append("")
     out.append("| # | row | cache | IOPS | p50 clat µs | p99 clat µs | CPU % of 1 CPU | CPU % I/O phase "
                "| CPU µs/IO | ctx switches | io-wq events | peak iou-wrk | disk reads/IO | wall s |")
@@ -454,25 +513,39 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
         ("hook only / stock CPU per IO, hot (3kh/3h)", rat["hook_over_stock_cpu_per_io_hot"]),
         ("rasync / stock CPU per IO, cold (4/3)", rat["rasync_over_stock_cpu_per_io_cold"]),
         ("rasync / stock CPU per IO, hot (4h/3h)", rat["rasync_over_stock_cpu_per_io_hot"]),
+        ("A/A: stock / stock IOPS, memory pressure (3m′/3m)", rat["aa_iops_mp"]),
+        ("rasync / stock IOPS, memory pressure (4m/3m)", rat["rasync_over_stock_iops_mp"]),
+        ("A/A: stock / stock CPU per IO, memory pressure (3m′/3m)", rat["aa_cpu_per_io_mp"]),
+        ("rasync / stock CPU per IO, memory pressure (4m/3m)", rat["rasync_over_stock_cpu_per_io_mp"]),
+        ("A/A: stock / stock p99 submit time, memory pressure (3m′/3m)", rat["aa_slat_p99_mp"]),
+        ("rasync / stock p99 submit time, memory pressure (4m/3m)",
+         rat["rasync_over_stock_slat_p99_mp"]),
     ]
-    floors = {"iops": {"cold": rat.get("aa_iops_cold"), "hot": rat.get("aa_iops_hot")},
-              "cpu": {"cold": rat.get("aa_cpu_per_io_cold"), "hot": rat.get("aa_cpu_per_io_hot")}}
+    floors = {"iops": {"cold": rat.get("aa_iops_cold"), "hot": rat.get("aa_iops_hot"),
+                       "mp": rat.get("aa_iops_mp")},
+              "cpu": {"cold": rat.get("aa_cpu_per_io_cold"), "hot": rat.get("aa_cpu_per_io_hot"),
+                      "mp": rat.get("aa_cpu_per_io_mp")},
+              "slat": {"mp": rat.get("aa_slat_p99_mp")}}
     for name, r in lines:
-        kind = "cpu" if "CPU per IO" in name else "iops"
-        temp = "hot" if "hot" in name else "cold"
-        out.append(f"| {name} | {rfmt(r)}{noise_verdict(r, floors[kind][temp], name)} |")
+        if r is None:   # a row of it was not run, or failed (see below)
+            continue
+        kind = "cpu" if "CPU per IO" in name else "slat" if "submit time" in name else "iops"
+        temp = "mp" if "memory pressure" in name else "hot" if "hot" in name else "cold"
+        out.append(f"| {name} | {rfmt(r)}{noise_verdict(r, floors[kind].get(temp), name)} |")
     ev = rat["iowq_events_rows_3_4"]
-    evs = ", ".join(f"{SHORT[k].split(' ', 1)[0]}: {'/'.join(str(x) for x in v) or '–'}"
-                    for k, v in ev.items())
-    out.append(f"| io-wq events, rows 3–4 (each run) | {evs} |")
+    evs = ", ".join(f"{SHORT[k].split(' ', 1)[0]}: {'/'.join(str(x) for x in v)}"
+                    for k, v in ev.items() if v)
+    if evs:
+        out.append(f"| io-wq events, rows 3–4 (each run) | {evs} |")
     out.append("")
     out.append("**Targets** (reported, not asserted). For reference, the seed (2020, 4 GiB, "
                "size-based, real hardware): preadv 73.8 s ~13% CPU; io-wq 12.05 s ~82%; async "
                "buffered 9.28 s ~52% — i.e. 1.30× io-wq's speed at 0.63× its CPU.")
     out.append("")
+    absent = [t["target"] for t in targets if t["value"] is None]
     for t in targets:
         if t["value"] is None:
-            v = "no data"
+            continue
         elif isinstance(t["value"], int):
             v = f"max {t['value']} (per run {t['min']}–{t['max']})"
         else:
@@ -480,6 +553,8 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
             if t.get("min") is not None and t["min"] != t["max"]:
                 v += f" (rounds {t['min']:.3f}–{t['max']:.3f})"
         out.append(f"- {t['status']}: {t['target']} — measured {v}")
+    if absent:
+        out.append(f"- not measured in this run (rows left out or failed): {'; '.join(absent)}")
     cold_ev = {k: [(r["iowq_events"], r.get("total_ios") or 0) for r in runs
                    if r["row"] == k and r.get("iowq_events") is not None] for k in ("stock", "rasync")}
     if any(e for v in cold_ev.values() for e, _ in v):
@@ -488,17 +563,32 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
         none = [SHORT[k].split(' ', 1)[1] for k, v in cold_ev.items() if v and not any(e for e, _ in v)]
         out.append(f"- (note) io-wq punts on cold rows 3–4: {frac}. "
                    + (f"{' and '.join(none)} had none. " if none else "")
-                   + "The punts come with page-cache reclaim (a 1G file in a 2 GiB guest gave none); likely cause "
-                   "on the stock path: 6.12's `filemap_get_pages()` returns -EAGAIN to an "
+                   + "Where the stock path punts: 6.12's `filemap_get_pages()` returns -EAGAIN to an "
                    "`IOCB_WAITQ` read when readahead could not add the folio (its allocations do not "
-                   "retry under reclaim), and io_uring then punts the read to io-wq.")
+                   "retry under reclaim), and io_uring then punts the read to io-wq; rows 3m/4m "
+                   "measure that case on purpose.")
+    sl = {k: summ[k]["slat_p99_us"] for k in ("mp_stock", "mp_rasync")
+          if k in summ and summ[k].get("slat_p99_us")}
+    if len(sl) == 2:
+        st, ra = sl["mp_stock"]["median"], sl["mp_rasync"]["median"]
+        out.append(f"- (info) memory pressure, the submitter's p99 time per `io_uring_enter()` "
+                   f"(fio slat): stock {st:.1f} µs, rasync {ra:.1f} µs "
+                   f"({rfmt(rat['rasync_over_stock_slat_p99_mp'])} of stock"
+                   + (f", {ra - st:+.1f} µs" if ra > st else "")
+                   + "); what rasync does in that time instead of punting: "
+                   "the folio allocation and `->read_folio` of reads readahead could not start.")
     cpi = rat.get("rasync_over_iowq_cpu_per_io")
     if cpi:
         out.append(f"- (info) rasync CPU per IO vs io-wq: {rfmt(cpi)}"
                    + (" — under TCG a task that does all the work itself runs its vCPU near 100%, "
                       "so CPU per IO is the fairer efficiency measure here"
                       if meta.get("accel") == "tcg" else ""))
-    stat_rows = [k for k in ("stock", "rasync", "hot_stock", "hot_rasync") if k in summ]
+    mp_rows = [key for key, *_ in ROWS if key.startswith("mp_") and key in summ]
+    if mp_rows:
+        out.append("")
+        out.append(mp_table(summ, mp_rows, meta, guest))
+    stat_rows = [k for k in ("stock", "rasync", "hot_stock", "hot_rasync", "mp_stock", "mp_rasync")
+                 if k in summ]
     if stat_rows and any(summ[k]["rasync_stats"] for k in stat_rows):
         out.append("")
         out.append("**rasync stats** (`/sys/kernel/debug/rasync/stats`, reset before each run; median per run)")
@@ -529,6 +619,31 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
         for r in bad:
             out.append(f"- round {r['round']} {r['row']}: {'; '.join(r['errors'])}")
     return "\n".join(out) + "\n"
+
+
+def mp_table(summ, keys, meta, guest):
+    """The memory-pressure rows from the submitter's side."""
+    out = ["**Memory pressure** (rows 3m, 3m′, 4m: cold QD32 reads while fio `--lockmem` holds "
+           f"all of MemAvailable but {guest.get('mp_leave_mb', '?')} MiB mlocked; median (min–max) "
+           "over rounds)", ""]
+    out.append("| row | IOPS | p50 clat µs | p99 clat µs | p50 submit µs | p99 submit µs | io-wq events "
+               "| CPU µs/IO | mlocked MiB | file refaults/IO |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        s = summ[k]
+        out.append(f"| {SHORT[k]} | {cell(s['iops'])} | {cell(s['clat_p50_us'])} | {cell(s['clat_p99_us'])} "
+                   f"| {cell(s['slat_p50_us'], 1)} | {cell(s['slat_p99_us'], 1)} | {cell(s['iowq_events'])} "
+                   f"| {cell(s['cpu_us_per_io'], 1)} | {cell(s['mlocked_mb'])} "
+                   f"| {cell(s['refaults_per_io'], 2)} |")
+    out.append("")
+    out.append("Submit µs = fio's `slat`: from queueing an IO to the return of the `io_uring_enter()` "
+               "that submitted it, one SQE per call (fio's default `iodepth_batch_submit=1`), i.e. "
+               "the submitting task's time in the call, including any folio allocation, reclaim and "
+               "`->read_folio` it does there; mlocked = `Mlocked` in /proc/meminfo halfway through "
+               "the run (fio caps `--lockmem` at RAM − 128 MiB); file refaults/IO = "
+               "`workingset_refault_file` per IO (reads of file pages reclaim had dropped). "
+               "CPU µs/IO includes fio faulting in the locked memory at start-up.")
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------- SVG plot
@@ -594,13 +709,20 @@ def plot_svg(summ, meta):
 
     cold = [r["key"] for r in ROW_TABLE if r["cache"] == "cold"]
     hot = [r["key"] for r in ROW_TABLE if r["cache"] == "hot"]
+    mp = [r["key"] for r in ROW_TABLE if r["cache"] == "mp"]
     w = 760
     parts, y = [], 44
     for title, keys, metric, unit, nd in (
             ("Cold 4K random read IOPS (median, whiskers min–max)", cold, "iops", "", 0),
             ("Hot-cache 4K random read IOPS", hot, "iops", "", 0),
             ("CPU, % of one CPU (whole fio process incl. io-wq workers)", cold + hot, "cpu_pct", "%", 1),
-            ("p99 completion latency, µs", cold + hot, "clat_p99_us", " µs", 0)):
+            ("p99 completion latency, µs", cold + hot, "clat_p99_us", " µs", 0),
+            ("Memory pressure: cold IOPS with most of RAM mlocked", mp, "iops", "", 0),
+            ("Memory pressure: p99 submit time (fio slat: time in io_uring_enter), µs", mp,
+             "slat_p99_us", " µs", 1)):
+        keys = [k for k in keys if k in summ]
+        if not keys:
+            continue
         svg, h = panel(10, y, w - 20, title, items(keys, metric), unit, nd)
         parts.append(svg)
         y += h + 10
@@ -624,44 +746,80 @@ ICOUNT_HEADING = "## Benchmark: guest instructions per IO"
 ONECPU_HEADING = "## Benchmark: one vCPU"
 
 
-def readme_heading(meta):
-    if meta.get("icount"):
-        return ICOUNT_HEADING
-    return ONECPU_HEADING if meta.get("guest_smp") == "1" else "## Benchmark"
+MEMPRESSURE_HEADING = "## Benchmark: memory pressure"
+
+
+SEED_HEADING = "## Benchmark: the seed's full experiment"
+
+
+def provenance(meta):
+    """Where a variant's numbers come from: command, time, commit, guest."""
+    return ("Command: `" + meta.get("command", "?") + "`, " + meta.get("start", "?") + ", git "
+            + meta.get("git_head", "?") + ", guest " + meta.get("guest_smp", "?") + " vCPUs, "
+            + meta.get("guest_mem_mb", "?") + " MiB, accelerator " + meta.get("accel", "?").upper()
+            + (" with -icount shift=" + meta["icount"] if meta.get("icount") else "")
+            + ", bench wall time " + meta.get("wall_s", "?") + " s.")
+
+
+def variant_section(heading, intro, table, meta):
+    """A README section of a bench variant: heading, one paragraph, the table."""
+    return "\n".join([heading, "", intro + " " + provenance(meta), "", table.rstrip(), ""]) + "\n"
 
 
 def readme_section(table, meta, guest, layout):
-    rt = int(meta.get("runtime", "0") or 0)
     acc = meta.get("accel", "?").upper()
+    if meta.get("kernel_variant") == "distro":
+        base = meta.get("variant", "").removesuffix("-distro")
+        heading = {"icount": ICOUNT_HEADING, "one-cpu": ONECPU_HEADING,
+                   "mempressure": MEMPRESSURE_HEADING}.get(base, "## Benchmark") + ", distro-like kernel"
+        return variant_section(
+            heading,
+            "The rows again on the distro-like run kernel (`RASYNC_BENCH_KERNEL=distro`, "
+            "`qemu/config/distro.config`, published to `results/" + meta.get("variant", "?") + "/`): "
+            "the run kernel plus `CONFIG_JUMP_LABEL=y` (the hook's static key is a patched jump, "
+            "not a load and compare) and the default CPU mitigations as distributions build them "
+            "(a retpoline thunk on the hook's indirect call, page-table isolation on every "
+            "syscall; no return thunks: Debian 12's clang 14 cannot build them). Every row of "
+            "this table ran on that kernel: " + guest.get("uname", "?") + "; "
+            + jump_label_text(meta) + "; " + mitigation_summary(meta, guest) + ".",
+            table, meta)
     if meta.get("icount"):
-        return "\n".join([
+        return variant_section(
             ICOUNT_HEADING,
-            "",
             "The same bench under `-icount shift=" + meta["icount"] + "` (`RASYNC_ICOUNT="
             + meta["icount"] + " make bench`, published to `results/icount/`): virtual time "
             "advances with every guest instruction, so CPU µs per IO counts guest instructions "
             "and the ratios do not depend on what else the host runs. IOPS here are in virtual "
-            "time. Command: `" + meta.get("command", "?") + "`, " + meta.get("start", "?")
-            + ", git " + meta.get("git_head", "?") + ", bench wall time " + meta.get("wall_s", "?")
-            + " s.",
-            "",
-            table.rstrip(),
-            "",
-        ]) + "\n"
+            "time.",
+            table, meta)
+    if meta.get("variant") == "seed":
+        return variant_section(
+            SEED_HEADING,
+            "The seed's experiment as it ran it: size-based, every 4 KiB block of the file read "
+            "once in random order (`RASYNC_BENCH_RUNTIME=0`, published to `results/seed/`), on a "
+            + meta.get("size", "?") + " file. The seed's figures (2020, real hardware): preadv "
+            "73.8 s, io-wq 12.05 s, async buffered 9.28 s; the table's `wall s` column is each "
+            "run's wall time here, fio's start-up included.",
+            table, meta)
+    if meta.get("variant") == "mempressure":
+        return variant_section(
+            MEMPRESSURE_HEADING,
+            "The tradeoff rasync makes on purpose, from the submitter's side (`RASYNC_BENCH_ROWS="
+            "\"mp_stock mp_stock_aa mp_rasync\" make bench`, published to `results/mempressure/`; "
+            "the same rows run in the default `make bench` too): with most of RAM mlocked, "
+            "readahead's allocations fail and 6.12's `filemap_get_pages()` returns -EAGAIN to an "
+            "`IOCB_WAITQ` read, which io_uring punts to io-wq; rasync instead allocates the folio "
+            "and starts `->read_folio` in the submitting task, inside `io_uring_enter()`.",
+            table, meta)
     if meta.get("guest_smp") == "1":
-        return "\n".join([
+        return variant_section(
             ONECPU_HEADING,
-            "",
             "The same bench in a guest with one vCPU (`RASYNC_BENCH_SMP=1 make bench`, published "
             "to `results/one-cpu/`): fio and the io-wq workers its punted reads run on share that "
             "CPU, so io-wq's work cannot hide on an otherwise idle second vCPU. This is the seed's "
-            "comparison of the same work for less CPU. Command: `" + meta.get("command", "?")
-            + "`, " + meta.get("start", "?") + ", git " + meta.get("git_head", "?")
-            + ", bench wall time " + meta.get("wall_s", "?") + " s.",
-            "",
-            table.rstrip(),
-            "",
-        ]) + "\n"
+            "comparison of the same work for less CPU.",
+            table, meta)
+    rt = int(meta.get("runtime", "0") or 0)
     lines = [
         "## Benchmark",
         "",
@@ -678,8 +836,11 @@ def readme_section(table, meta, guest, layout):
         "cost: 3′/3h′ are rows 3/3h measured again as rows of their own (A/A: their ratio to 3/3h is "
         "the noise floor every other ratio is judged against); 3k/3kh run with the hook registered "
         "but every read passed to `filemap_read_stock()` (`hook_only=Y`): what the hook alone costs. "
-        "rasync.ko stays loaded in every row; all rows but 3k, 3kh, 4 and 4h run with `enabled=N` "
-        "(stock `filemap_read()`). `RASYNC_ICOUNT=0` runs the guest under `-icount shift=0`, where "
+        "3m/3m′/4m are rows 3/3′/4 under memory pressure: fio `--lockmem` holds all of MemAvailable "
+        "but `RASYNC_BENCH_MP_LEAVE_MB` (64) MiB mlocked, so readahead's allocations fail and the "
+        "submitter's time in `io_uring_enter()` (fio `slat`) shows what rasync's reads of missing "
+        "folios cost it. rasync.ko stays loaded in every row; all rows but 3k, 3kh, 4, 4h and 4m "
+        "run with `enabled=N` (stock `filemap_read()`). `RASYNC_ICOUNT=0` runs the guest under `-icount shift=0`, where "
         "CPU µs per IO is guest instructions per IO; `RASYNC_TCG_THREAD=single` runs all vCPUs on "
         "one host thread, where guest atomics and barriers cost no more than other instructions.",
         "",
@@ -687,7 +848,11 @@ def readme_section(table, meta, guest, layout):
         "run, time-based with `--norandommap`, default `30`; `0` = size-based, every block read "
         "once like the seed), `RASYNC_BENCH_ROUNDS` (default `5`; each round runs every row once, "
         "order rotated), `RASYNC_BENCH_MEM` (guest MiB, default `512`), `RASYNC_BENCH_HOT_SIZE` "
-        "(default `128M`), `RASYNC_BENCH_HOT_RUNTIME`, `RASYNC_BENCH_ROWS`. The seed's full "
+        "(default `128M`), `RASYNC_BENCH_HOT_RUNTIME`, `RASYNC_BENCH_ROWS` (only `mp_` rows: "
+        "published to `results/mempressure/`), `RASYNC_BENCH_MP_LEAVE_MB`, `RASYNC_BENCH_SMP` "
+        "(`1`: `results/one-cpu/`), `RASYNC_BENCH_KERNEL` (`distro`: the run kernel with "
+        "`CONFIG_JUMP_LABEL` and CPU mitigations, `results/*-distro/`), `RASYNC_ICOUNT` "
+        "(`results/icount/`). The seed's full "
         "experiment, where the machine allows: `RASYNC_BENCH_SIZE=4G RASYNC_BENCH_RUNTIME=0 make bench`. "
         "Outputs: `results/latest/table.md`, `plot.svg`, `runs.json` (every run: IOPS, clat "
         "percentiles, whole-process CPU and context switches, io-wq events, peak `iou-wrk` threads, "
@@ -706,8 +871,10 @@ def readme_section(table, meta, guest, layout):
         + (f"; 1-min load during the run mean {meta['host_load_mean']}, max {meta['host_load_max']} "
            f"(the bench guest alone ≈ 2), other QEMU guests at once: up to {meta.get('other_guests_max', '?')}"
            if meta.get("host_load_mean") else "") + ".",
-        f"- Mitigations: {mitigation_summary(meta, guest)}. Syscalls are cheaper than on a distro "
-        "kernel with mitigations on, which flatters the rows that make more of them.",
+        f"- Kernel: the {meta.get('kernel_variant', 'run')} kernel for every row; "
+        f"{jump_label_text(meta)}; mitigations: {mitigation_summary(meta, guest)}. Syscalls are "
+        "cheaper than on a distro kernel with mitigations on, which flatters the rows that make "
+        "more of them (`RASYNC_BENCH_KERNEL=distro` measures that kernel).",
         f"- Guest clocksource: {guest.get('clocksource', '?')}"
         + (" — jiffies resolution (4 ms): latency percentiles are meaningless."
            if "jiffies" in guest.get("clocksource", "") else "."),

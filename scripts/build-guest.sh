@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build everything a guest boot needs for kernel VARIANT (run|debug) and
+# Build everything a guest boot needs for kernel VARIANT (run|debug|distro) and
 # print "KERNEL INITRD" paths: kernel, rasync.ko, selftests, initramfs.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

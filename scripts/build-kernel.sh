@@ -1,11 +1,13 @@
 #!/bin/bash
-# Build the patched guest kernel (variant "run" or "debug") into the cache,
-# unless a build with the same key is already there.  Prints the build dir.
+# Build the patched guest kernel into the cache, unless a build with the
+# same key is already there.  Prints the build dir.  Variants: run (make
+# run, make bench), debug (make check: KASAN, lockdep), distro (the run
+# kernel with static keys and CPU mitigations: RASYNC_BENCH_KERNEL=distro).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 variant=${1:-run}
-case $variant in run | debug) ;; *) die "unknown kernel variant '$variant' (run|debug)" ;; esac
+case $variant in run | debug | distro) ;; *) die "unknown kernel variant '$variant' (run|debug|distro)" ;; esac
 
 kver=$(kernel_version)
 src=$(src_dir)
@@ -34,8 +36,7 @@ if [ ! -f "$src/.rasync-ok" ]; then
 	touch "$src/.rasync-ok"
 fi
 
-frags=("$RASYNC_ROOT/qemu/config/base.config")
-[ "$variant" = debug ] && frags+=("$RASYNC_ROOT/qemu/config/debug.config")
+mapfile -t frags < <(config_fragments "$variant")
 
 rm -rf "$out" && mkdir -p "$out"
 log "configuring $variant kernel in $out"
@@ -61,7 +62,7 @@ done < <(cat "${frags[@]}")
 # Progress as "step N of about M": M is the step count of this variant's
 # last build here, or of a cold build on the 2-core reference machine.
 steps_file="$RASYNC_CACHE/steps.$variant"
-case $variant in run) steps=1572 ;; debug) steps=1843 ;; esac
+case $variant in run) steps=1572 ;; debug) steps=1843 ;; distro) steps=1650 ;; esac
 [ -s "$steps_file" ] && steps=$(cat "$steps_file")
 log "building $variant kernel $kver with $(nproc) jobs, about $steps steps (log: $out/build.log)"
 start=$(date +%s)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build rasync.ko against the cached kernel of VARIANT (run|debug) into
+# Build rasync.ko against the cached kernel of VARIANT (run|debug|distro) into
 # out/VARIANT/rasync.ko.  Each variant has its own copy of the sources,
 # since kbuild writes its objects next to them.  CLIPPY=1 builds through
 # clippy; warnings of either compiler fail the build.

@@ -42,13 +42,20 @@ src_key() {
 	{ kernel_version; series | xargs cat; } | sha
 }
 
+# The config fragments of a kernel variant, merged onto tinyconfig in order.
+config_fragments() {
+	echo "$RASYNC_ROOT/qemu/config/base.config"
+	case $1 in
+	debug | distro) echo "$RASYNC_ROOT/qemu/config/$1.config" ;;
+	esac
+}
+
 # Build key: source key + config fragments + the toolchain that compiles them.
 build_key() {
 	local variant=$1
 	{
 		src_key
-		cat "$RASYNC_ROOT/qemu/config/base.config"
-		[ "$variant" = debug ] && cat "$RASYNC_ROOT/qemu/config/debug.config"
+		config_fragments "$variant" | xargs cat
 		rustc --version; clang --version | head -1; bindgen --version
 	} | sha
 }
