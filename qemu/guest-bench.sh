@@ -127,10 +127,10 @@ sample_fio() {
 }
 
 hits() { awk '/Hits:/ { n += $2 } END { print n + 0 }' $T/hist; }
-cached_kb() { awk '/^Cached:/ { print $2 }' /proc/meminfo; }
 # Sectors read from the scratch disk so far (field 3 of the block stat).
 disk_sectors() { awk '{ print $3 }' /sys/block/vda/stat; }
 meminfo_kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+cached_kb() { meminfo_kb Cached; }
 # Reclaim so far: whichever of these /proc/vmstat has (the run kernel has
 # no CONFIG_VM_EVENT_COUNTERS, so no pgsteal_*: refaults tell instead).
 reclaim() {

@@ -1235,7 +1235,7 @@ TEST_F_TIMEOUT(exerciser, random_ops, case_timeout())
 	if (ex->toggles && ex->enabled0 >= 0 &&
 	    ex->enabled != (ex->enabled0 == 1))
 		EXPECT_EQ(0, toggle(ex));
-	RU_LOG_STATS_SINCE(ex->have_stats, &ex->st0);
+	RU_LOG_STATS_SINCE(ex->have_stats, &ex->st0, ex->enabled0 == 1);
 }
 
 TEST_HARNESS_MAIN

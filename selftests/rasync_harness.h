@@ -54,9 +54,10 @@
 
 /*
  * Log what rasync counted since @st0 (read when the case began, if
- * @have); with the module enabled it must have served some read.
+ * @have); if @served (the module was enabled) it must have served some
+ * read.
  */
-#define RU_LOG_STATS_SINCE(have, st0) do {				\
+#define RU_LOG_STATS_SINCE(have, st0, served) do {				\
 	struct ru_stats __now, __d;					\
 	char __buf[1024];						\
 									\
@@ -64,7 +65,7 @@
 		ru_stats_delta((st0), &__now, &__d);			\
 		ru_stats_format(&__d, __buf, sizeof(__buf));		\
 		TH_LOG("stats delta: %s", __buf);			\
-		if (ru_module_enabled() == 1)				\
+		if (served)						\
 			EXPECT_LT(0, ru_stat(&__d, "reads"))		\
 				TH_LOG("rasync served no reads: is the hook off?"); \
 	}								\

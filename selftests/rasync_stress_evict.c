@@ -171,7 +171,8 @@ static void run_case(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, nbad);
 	ASSERT_LT(0, reads);
 	ASSERT_LT(0, ev.passes);
-	RU_LOG_STATS_SINCE(self->have_stats, &self->st0);
+	RU_LOG_STATS_SINCE(self->have_stats, &self->st0,
+			   ru_module_enabled() == 1);
 }
 
 TEST_F_TIMEOUT(evict, one_ring_one_file, TEST_TIMEOUT)

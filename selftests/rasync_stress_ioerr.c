@@ -451,6 +451,12 @@ static void cold_read_fails_then_recovers(struct __test_metadata *_metadata,
 		TH_LOG("%s %u (off %" PRIu64 ") after the injection: res %d, want %u",
 		       how, i, off, cr->res, len);
 	ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
+	if (uring) {
+		/* and pread(2) agrees */
+		cold_read(self, i, false, cr);
+		ASSERT_EQ((int)len, cr->res);
+		ASSERT_EQ(-1, ru_pattern_check(self->buf, FILE_SEED, off, len));
+	}
 	TH_LOG("%s %u: off %" PRIu64 " len %u: %s under injection (%ld bios failed), then %u bytes",
 	       how, i, off, cold_reads[i].len,
 	       fres == -EIO ? "-EIO" : "short", injected, len);
