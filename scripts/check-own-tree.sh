@@ -49,8 +49,8 @@ left=$(cd "$tree" && find . \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' \) 
 say "make -C selftests KSRC=$ksrc, install, clean"
 make -s -C "$tree/selftests" KSRC="$ksrc" install INSTALL_PATH="$tree/kselftest" \
 	>>"$tree.log" 2>&1 || { cat "$tree.log"; bad "selftests build and install"; }
-for f in rasync_read rasync_module.sh run_tests.sh settings config fio/randread-qd32.fio \
-	kselftest/ktap_helpers.sh; do
+for f in rasync_read rasync_module.sh run_tests.sh run_entry.sh settings config \
+	fio/randread-qd32.fio kselftest/runner.sh kselftest/ktap_helpers.sh; do
 	[ -e "$tree/kselftest/$f" ] || bad "selftests install has no $f"
 done
 make -s -C "$tree/selftests" KSRC="$ksrc" clean >>"$tree.log" 2>&1 || bad "selftests clean"

@@ -58,6 +58,11 @@ result $? build-module-clippy-selftests
 [ -n "$guest" ] || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 read -r kernel initrd <<<"$guest"
 
+# The guest runner (run_tests.sh on kselftest's runner.sh) with stand-in
+# programs: its KTAP lines, timeouts and case counts.
+bash "$RASYNC_ROOT/scripts/check-runner.sh" "$ksrc"
+result $? guest-runner
+
 # README "Your own kernel tree": plain kbuild and kselftest builds against
 # the debug kernel used as a user's own tree.
 bash "$RASYNC_ROOT/scripts/check-own-tree.sh" "$kdir"

@@ -104,12 +104,7 @@ FIXTURE_SETUP(blk)
 
 FIXTURE_TEARDOWN(blk)
 {
-	ru_unpin(&self->pin);
-	if (self->fd >= 0)
-		close(self->fd);
-	ru_reader_exit(&self->r);
-	free(self->reqs);
-	free(self->ref);
+	ru_reader_fixture_exit(&self->pin, self->fd, &self->r, self->reqs, self->ref);
 	if (ru_module_loaded() && !ru_host_dryrun())
 		ru_set_module_enabled(true);
 }

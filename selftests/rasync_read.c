@@ -105,12 +105,7 @@ FIXTURE_TEARDOWN(rd)
 {
 	if (self->enabled_orig >= 0)
 		ru_set_module_enabled(self->enabled_orig);
-	ru_unpin(&self->pin);
-	if (self->fd >= 0)
-		close(self->fd);
-	ru_reader_exit(&self->r);
-	free(self->reqs);
-	free(self->ref);
+	ru_reader_fixture_exit(&self->pin, self->fd, &self->r, self->reqs, self->ref);
 }
 
 /* Put the file in the cache state the variant asks for, and prove it. */

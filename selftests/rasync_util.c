@@ -284,24 +284,6 @@ long ru_resident_pages(int fd, uint64_t size)
 	return n;
 }
 
-long ru_evict(int fd, uint64_t size)
-{
-	int ret;
-
-	if (fdatasync(fd))
-		return -errno;
-	ret = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (ret)
-		return -ret;
-	if (!ru_host_dryrun()) {
-		sync();
-		ret = ru_write_str(DROP_CACHES, "3");
-		if (ret)
-			return ret;
-	}
-	return ru_resident_pages(fd, size);
-}
-
 long ru_drop_pages(int fd, uint64_t size, unsigned int tries)
 {
 	long pages = 0;
@@ -321,6 +303,21 @@ long ru_drop_pages(int fd, uint64_t size, unsigned int tries)
 			break;
 	}
 	return pages;
+}
+
+long ru_evict(int fd, uint64_t size)
+{
+	long pages = ru_drop_pages(fd, size, 1);
+	int ret;
+
+	if (pages < 0 || ru_host_dryrun())
+		return pages;
+	/* also what DONTNEED leaves: the block mapping, dentries and inodes */
+	sync();
+	ret = ru_write_str(DROP_CACHES, "3");
+	if (ret)
+		return ret;
+	return ru_resident_pages(fd, size);
 }
 
 void ru_pick_blocks(uint64_t *rng, uint64_t *offs, unsigned int n,
@@ -1100,6 +1097,17 @@ void ru_reader_exit(struct ru_reader *r)
 	r->iov = NULL;
 	free(r->free_slots);
 	r->free_slots = NULL;
+}
+
+void ru_reader_fixture_exit(struct ru_pin *pin, int fd, struct ru_reader *r,
+			    struct ru_req *reqs, struct ru_req *ref)
+{
+	ru_unpin(pin);
+	if (fd >= 0)
+		close(fd);
+	ru_reader_exit(r);
+	free(reqs);
+	free(ref);
 }
 
 static uint64_t hash_bytes(const unsigned char *p, size_t len)

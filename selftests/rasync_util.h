@@ -86,17 +86,17 @@ int ru_open_test_file_flags(const char *tag, uint64_t size, uint64_t seed,
 /* Pages of [0, size) resident in the page cache (mincore), or -errno. */
 long ru_resident_pages(int fd, uint64_t size);
 /*
- * Evict the file: fdatasync, posix_fadvise(DONTNEED) and, unless dry-run,
- * sync + drop_caches=3.  Returns the pages still resident, or -errno.
- */
-long ru_evict(int fd, uint64_t size);
-/*
  * Drop the file's pages without drop_caches (its block mapping stays
  * cached in the inode): fdatasync + posix_fadvise(DONTNEED), up to @tries
  * times 20 ms apart while pages stay (folios under readahead I/O cannot
  * go).  Returns the pages still resident, or -errno.
  */
 long ru_drop_pages(int fd, uint64_t size, unsigned int tries);
+/*
+ * Evict the file cold: ru_drop_pages() once and, unless dry-run, sync +
+ * drop_caches=3.  Returns the pages still resident, or -errno.
+ */
+long ru_evict(int fd, uint64_t size);
 /* @n distinct offsets of blocks of @blk bytes in [0, @nr_blks * @blk). */
 void ru_pick_blocks(uint64_t *rng, uint64_t *offs, unsigned int n,
 		    uint64_t nr_blks, uint64_t blk);
@@ -299,6 +299,12 @@ struct ru_reader {
 int ru_reader_init(struct ru_reader *r, unsigned int qd, size_t slot_size,
 		   bool fixed, unsigned int ring_flags);
 void ru_reader_exit(struct ru_reader *r);
+/*
+ * The teardown of a fixture that checks a file with a reader: unpin @pin,
+ * close @fd (if >= 0), ru_reader_exit(@r), free the request lists.
+ */
+void ru_reader_fixture_exit(struct ru_pin *pin, int fd, struct ru_reader *r,
+			    struct ru_req *reqs, struct ru_req *ref);
 
 struct ru_opts {
 	enum ru_op op;

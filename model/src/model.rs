@@ -923,15 +923,42 @@ unsafe impl FolioWaitQueue for AsyncWait<'_> {
     }
 }
 
+/// What an outcome check reads of an entry once its attempt has returned.
+struct Seen {
+    name: &'static str,
+    /// Times its callback ran.
+    cb: usize,
+    /// Whether its entry is still on the wait queue.
+    queued: bool,
+    /// Who holds its folio's lock.
+    owner: Option<&'static str>,
+    folio: FolioId,
+}
+
+impl Seen {
+    fn of(w: &World, id: EntryId) -> Self {
+        let e = &w.entries[id];
+        Seen {
+            name: e.name,
+            cb: w.callbacks(id),
+            queued: w.is_queued(id),
+            owner: w.owner(e.folio),
+            folio: e.folio,
+        }
+    }
+}
+
 /// Post-condition of a lock attempt by `entry` that won (`out` is `Now` or
 /// `Late`) after `queued` earlier `Queued` outcomes, checked by the winner
 /// while it holds the lock.
 pub(crate) fn check_lock_outcome_after(w: &World, id: EntryId, out: Outcome, queued: usize) {
-    let e = &w.entries[id];
-    let name = e.name;
-    let cb = w.callbacks(id);
-    let queued_now = w.is_queued(id);
-    let owner = w.owner(e.folio);
+    let Seen {
+        name,
+        cb,
+        queued: queued_now,
+        owner,
+        ..
+    } = Seen::of(w, id);
     w.log(format!(
         "{name}: got {out:?} after {queued} Queued; callbacks={cb}, queued={queued_now}, owner {owner:?}"
     ));
@@ -952,15 +979,17 @@ pub(crate) fn check_lock_outcome_after(w: &World, id: EntryId, out: Outcome, que
 /// checked after all threads are done, when nobody unlocks the folio after
 /// the attempt could have won it.
 pub(crate) fn check_lock_outcome(w: &World, id: EntryId, out: Outcome) {
-    let e = &w.entries[id];
-    let name = e.name;
-    let cb = w.callbacks(id);
-    let queued = w.is_queued(id);
-    let flags = w.flags(e.folio);
-    let owner = w.owner(e.folio);
+    let Seen {
+        name,
+        cb,
+        queued,
+        owner,
+        folio,
+    } = Seen::of(w, id);
+    let flags = w.flags(folio);
     w.log(format!(
         "end: {name} got {out:?}; callbacks={cb}, queued={queued}, {} flags {}, owner {owner:?}",
-        w.folio_name(e.folio),
+        w.folio_name(folio),
         fmt_flags(flags)
     ));
     match out {
@@ -980,11 +1009,13 @@ pub(crate) fn check_lock_outcome(w: &World, id: EntryId, out: Outcome) {
 /// Post-condition of a wait for unlock by `entry` that ended with `out`;
 /// `saw_unlocked` is [`AsyncWait::saw_unlocked`] at its return.
 pub(crate) fn check_wait_outcome(w: &World, id: EntryId, out: Outcome, saw_unlocked: bool) {
-    let e = &w.entries[id];
-    let name = e.name;
-    let cb = w.callbacks(id);
-    let queued = w.is_queued(id);
-    let owner = w.owner(e.folio);
+    let Seen {
+        name,
+        cb,
+        queued,
+        owner,
+        ..
+    } = Seen::of(w, id);
     w.log(format!(
         "end: {name} got {out:?}; callbacks={cb}, queued={queued}, saw_unlocked={saw_unlocked}"
     ));
