@@ -21,6 +21,11 @@ MP_LEAVE_MB=${RASYNC_BENCH_MP_LEAVE_MB:-64}
 [ "$HOT_RUNTIME" -gt 0 ] 2>/dev/null || HOT_RUNTIME=10
 # scripts/bench.sh passes the rows; alone, all of bench-rows.tsv, in order.
 ROWS=${RASYNC_BENCH_ROWS:-$(awk -F'\t' '!/^#/ && NF { print $1 }' "$(dirname "$0")/bench-rows.tsv")}
+# 1: every run under `perf record -e cpu-clock -a` (sampling at PROFILE_HZ
+# on every CPU; in icount mode the clock is virtual, so samples count guest
+# instructions), its flat profile by symbol printed after the run.
+PROFILE=${RASYNC_BENCH_PROFILE:-0}
+PROFILE_HZ=${RASYNC_BENCH_PROFILE_HZ:-997}
 # layout: write the files and stop; run: measure files laid out by an earlier
 # boot; all: both in this boot.  scripts/bench.sh boots twice (layout, run)
 # so the host can flush the freshly written image before anything is timed.
@@ -59,6 +64,12 @@ fi
 [ -w $SYSCTL ] || fail "$SYSCTL missing (kernel without the sysctl patch?)"
 insmod /rasync/rasync.ko || fail "insmod rasync.ko failed"
 [ -w $P/enabled ] || fail "rasync parameter 'enabled' missing"
+if [ "$PROFILE" = 1 ]; then
+	command -v perf >/dev/null || fail "RASYNC_BENCH_PROFILE=1 but no perf in the guest"
+	# symbols for perf report: kernel and module addresses in kallsyms
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+fi
 
 echo "@@GUEST-BEGIN"
 echo "uname=$(uname -r)"
@@ -70,6 +81,7 @@ echo "fio=$(fio --version)"
 echo "size=$SIZE runtime=$RUNTIME rounds=$ROUNDS hot_size=$HOT_SIZE hot_runtime=$HOT_RUNTIME"
 echo "mp_leave_mb=$MP_LEAVE_MB"
 echo "rows=$ROWS"
+echo "profile=$PROFILE profile_hz=$PROFILE_HZ perf=$(perf --version 2>/dev/null)"
 if [ -d /sys/devices/system/cpu/vulnerabilities ]; then
 	for v in /sys/devices/system/cpu/vulnerabilities/*; do
 		echo "vuln.$(basename "$v")=$(cat "$v")"
@@ -192,6 +204,13 @@ run_one() {
 	sectors_before=$(disk_sectors)
 	sample_fio /tmp/peak /tmp/cpu &
 	spid=$!
+	ppid=''
+	if [ "$PROFILE" = 1 ]; then
+		rm -f /tmp/perf.data
+		perf record -q -e cpu-clock -F "$PROFILE_HZ" -a -o /tmp/perf.data \
+			>/tmp/perf.log 2>&1 &
+		ppid=$!
+	fi
 	# --thread: fio's job and its iou-wrk workers are threads of one
 	# process; time's wait4() rusage covers them all, exited ones included.
 	# shellcheck disable=SC2086 # $mode is a list of options
@@ -201,6 +220,7 @@ run_one() {
 		--rw=randread --bs=4k $mode $lock --slat_percentiles=1 \
 		--output-format=json --output=/tmp/fio.json
 	rc=$?
+	[ -z "$ppid" ] || kill -INT "$ppid"
 	wait $spid
 	wait
 	sectors_after=$(disk_sectors)
@@ -224,6 +244,16 @@ run_one() {
 	cat /tmp/fio.json 2>/dev/null
 	echo
 	echo "@@FIO-JSON-END"
+	if [ -n "$ppid" ]; then
+		# "<percent> <samples> <task> <dso> <symbol>" lines, every one with
+		# a sample; all CPUs: fio, its io-wq workers, kthreads, idle, perf
+		echo "@@PROFILE-BEGIN hz=$PROFILE_HZ"
+		perf report -i /tmp/perf.data --stdio --no-children --sort comm,dso,sym \
+			--percent-limit 0 -F overhead,sample,comm,dso,sym 2>/tmp/perf.log |
+			grep -v '^#' | grep .
+		echo "@@PROFILE-END"
+		grep -i 'error\|warn' /tmp/perf.log | head -n 3 | sed 's/^/bench: perf: /'
+	fi
 	echo "@@RUN-END"
 	iops=$(awk -F: '/"iops"/ { gsub(/[ ,]/, "", $2); print int($2); exit }' /tmp/fio.json 2>/dev/null)
 	say "round $round #$seq $row: ${iops:-?} IOPS, io-wq events $n, peak iou-wrk $(cat /tmp/peak 2>/dev/null), rc $rc"

@@ -24,7 +24,12 @@
 #   RASYNC_BENCH_ROWS         subset/order of rows (default: all of qemu/bench-rows.tsv);
 #                             only mp_ rows publishes to results/mempressure
 #   RASYNC_BENCH_MP_LEAVE_MB  mp_ rows: MiB of MemAvailable fio leaves unlocked
-#                             (default 64)
+#                             (default 64; less is deeper pressure)
+#   RASYNC_BENCH_PROFILE      1: every run under perf record -e cpu-clock -a
+#                             in the guest (RASYNC_BENCH_PROFILE_HZ, default
+#                             997), table.md gains CPU us per IO by symbol and
+#                             the symbols that make each gap; published to
+#                             results/profile[-one-cpu][-icount][-distro]
 #   RASYNC_BENCH_TIMEOUT      guest timeout in seconds (default: estimated)
 #   RASYNC_BENCH_PUBLISH      1 (default): write results/latest and
 #                             results/README-section.md; 0: out/bench only
@@ -47,6 +52,9 @@ ROWS=${RASYNC_BENCH_ROWS:-$ALL_ROWS}
 PUBLISH=${RASYNC_BENCH_PUBLISH:-1}
 MP_LEAVE_MB=${RASYNC_BENCH_MP_LEAVE_MB:-64}
 KERNEL=${RASYNC_BENCH_KERNEL:-run}
+PROFILE=${RASYNC_BENCH_PROFILE:-0}
+PROFILE_HZ=${RASYNC_BENCH_PROFILE_HZ:-997}
+case $PROFILE in 0 | 1) ;; *) die "RASYNC_BENCH_PROFILE must be 0 or 1, got '$PROFILE'" ;; esac
 case $KERNEL in run | distro) ;; *) die "RASYNC_BENCH_KERNEL must be run or distro, got '$KERNEL'" ;; esac
 
 # size_mb SIZE: fio-style size (binary units) in MiB, rounded up.
@@ -64,6 +72,7 @@ isnum RASYNC_BENCH_ROUNDS "$ROUNDS"
 isnum RASYNC_BENCH_MEM "$MEM"
 isnum RASYNC_BENCH_SMP "$SMP"
 isnum RASYNC_BENCH_MP_LEAVE_MB "$MP_LEAVE_MB"
+isnum RASYNC_BENCH_PROFILE_HZ "$PROFILE_HZ"
 ((SMP >= 1)) || die "RASYNC_BENCH_SMP must be at least 1"
 ((ROUNDS >= 1)) || die "RASYNC_BENCH_ROUNDS must be at least 1"
 [ -z "$HOT_RUNTIME" ] || isnum RASYNC_BENCH_HOT_RUNTIME "$HOT_RUNTIME"
@@ -96,7 +105,8 @@ isnum RASYNC_BENCH_TIMEOUT "$TIMEOUT"
 cmd="make bench" pre=''
 for v in RASYNC_BENCH_SIZE RASYNC_BENCH_RUNTIME RASYNC_BENCH_ROUNDS RASYNC_BENCH_MEM \
 	RASYNC_BENCH_KERNEL RASYNC_BENCH_SMP RASYNC_BENCH_HOT_SIZE RASYNC_BENCH_HOT_RUNTIME RASYNC_BENCH_ROWS \
-	RASYNC_BENCH_MP_LEAVE_MB RASYNC_ACCEL RASYNC_ICOUNT RASYNC_TCG_THREAD; do
+	RASYNC_BENCH_MP_LEAVE_MB RASYNC_BENCH_PROFILE RASYNC_BENCH_PROFILE_HZ RASYNC_ACCEL \
+	RASYNC_ICOUNT RASYNC_TCG_THREAD; do
 	val=${!v:-}
 	[ -n "$val" ] || continue
 	[[ $val != *' '* ]] || val="\"$val\""
@@ -112,6 +122,11 @@ variant=latest
 [ "$SMP" != 1 ] || variant=one-cpu
 [ -n "$(tr ' ' '\n' <<<"$ROWS" | grep -v '^mp_' | grep .)" ] || variant=mempressure
 [ -z "${RASYNC_ICOUNT:-}" ] || variant=icount
+if [ "$PROFILE" = 1 ]; then
+	variant=profile
+	[ "$SMP" != 1 ] || variant+=-one-cpu
+	[ -z "${RASYNC_ICOUNT:-}" ] || variant+=-icount
+fi
 [ "$KERNEL" = run ] || variant+="-$KERNEL"
 
 start=$(date +%s)
@@ -128,9 +143,10 @@ bdir="$RASYNC_ROOT/out/bench"
 out="$bdir/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 initrd="$bdir/bench.cpio"
-bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$initrd" --module "$ko" \
-	--extra "$RASYNC_ROOT/qemu/guest-bench.sh:/rasync/bench.sh" \
-	--extra "$ROWS_TSV:/rasync/bench-rows.tsv" >&2
+extras=(--extra "$RASYNC_ROOT/qemu/guest-bench.sh:/rasync/bench.sh" --extra "$ROWS_TSV:/rasync/bench-rows.tsv")
+# Debian's perf (linux-perf, from scripts/setup.sh) and its libraries
+[ "$PROFILE" = 0 ] || extras+=(--extra "$(command -v perf || die "no perf: install linux-perf"):/usr/bin/perf")
+bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$initrd" --module "$ko" "${extras[@]}" >&2
 disk="$bdir/disk.img"
 bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" "$disk_mb" >&2
 accel=$(bash "$RASYNC_ROOT/qemu/accel.sh" "$kernel" "$initrd") || die "could not choose an accelerator"
@@ -167,6 +183,8 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 	echo "hot_size=$HOT_SIZE"
 	echo "hot_runtime=$HOT_RUNTIME"
 	echo "rows=$ROWS"
+	echo "profile=$PROFILE"
+	echo "profile_hz=$PROFILE_HZ"
 } >"$out/meta.txt"
 
 # The guest's stdout carries raw JSON between markers: keep all of it in a
@@ -177,6 +195,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 guest_env="RASYNC_BENCH_SIZE=$SIZE RASYNC_BENCH_RUNTIME=$RUNTIME RASYNC_BENCH_ROUNDS=$ROUNDS"
 guest_env+=" RASYNC_BENCH_HOT_SIZE=$HOT_SIZE RASYNC_BENCH_HOT_RUNTIME=$HOT_RUNTIME"
 guest_env+=" RASYNC_BENCH_ROWS='$ROWS' RASYNC_BENCH_MP_LEAVE_MB=$MP_LEAVE_MB"
+guest_env+=" RASYNC_BENCH_PROFILE=$PROFILE RASYNC_BENCH_PROFILE_HZ=$PROFILE_HZ"
 boot() { # boot PHASE TIMEOUT
 	set +e
 	bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" --disk "$disk" \

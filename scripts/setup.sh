@@ -9,7 +9,7 @@ APT_PKGS=(
 	linux-source-6.12
 	qemu-system-x86
 	clang lld llvm libclang-dev
-	busybox-static fio liburing-dev
+	busybox-static fio liburing-dev linux-perf
 	ccache e2fsprogs xfsprogs btrfs-progs f2fs-tools
 	build-essential bc flex bison cpio dwarves kmod libelf-dev libssl-dev
 	python3 xz-utils rsync patch gawk
