@@ -23,6 +23,7 @@ t_pass	ext4
 t_fail	ext4
 t_crash	ext4
 t_hang	ext4
+t_late	ext4
 t_fs	matrix
 t_raw	raw
 EOF
@@ -33,7 +34,9 @@ prog t_pass 'echo "TAP version 13"; echo "1..2"; echo "ok 1 a"; echo "ok 2 b # S
 prog t_fail 'echo "1..3"; echo "ok 1 a"; echo "not ok 2 b"; exit 1'
 prog t_crash 'echo "1..1"; kill -SEGV $$'
 # ignores SIGTERM: SIGKILLed RASYNC_KILL_AFTER s after the timeout
-prog t_hang 'trap "" TERM; echo "1..1"; sleep 60'
+prog t_hang 'trap "" TERM; echo "1..1"; sleep 61.25; echo "ok 1 never"'
+# every case passes, then it outlives the timeout: still a failure
+prog t_late 'echo "1..1"; echo "ok 1 a"; trap "" TERM; sleep 61.5'
 # passes on the matrix fs it is given, skips elsewhere
 prog t_fs "case \$RASYNC_SCRATCH in $t/xfs) echo '1..1'; echo 'ok 1 on xfs' ;;
 	*) echo '1..0 # SKIP not the matrix fs'; exit 4 ;; esac"
@@ -47,19 +50,22 @@ rc=0
 RASYNC_HOST_DRYRUN=1 RASYNC_SCRATCH="$t/scratch" RASYNC_DISKS="$t/disks" RASYNC_KILL_AFTER=2 \
 	busybox sh "$t/st/run_tests.sh" >>"$t/out" 2>&1 </dev/null || rc=$?
 [ "$rc" = 1 ] || bad "exit status $rc, not 1"
-for want in '1..7' \
+for want in '1..8' \
 	'ok 1 selftests: rasync: t_pass' \
 	'not ok 2 selftests: rasync: t_fail # exit=1' \
 	'not ok 3 selftests: rasync: t_crash # exit=1' \
 	'not ok 4 selftests: rasync: t_hang # TIMEOUT 3 seconds' \
-	'ok 5 selftests: rasync: t_fs # SKIP' \
-	'ok 6 selftests: rasync: t_fs@xfs' \
-	'ok 7 selftests: rasync: t_raw@raw' \
-	'4 passed, 4 failed, 2 skipped'; do
+	'not ok 5 selftests: rasync: t_late # TIMEOUT 3 seconds' \
+	'ok 6 selftests: rasync: t_fs # SKIP' \
+	'ok 7 selftests: rasync: t_fs@xfs' \
+	'ok 8 selftests: rasync: t_raw@raw' \
+	'5 passed, 5 failed, 2 skipped'; do
 	grep -qxF -- "$want" "$t/out" || bad "no line '$want'"
 done
 grep -qF '# t_hang: timed out' "$t/out" || bad "t_hang's timeout not reported"
 grep -qF '# t_crash: killed by signal 11' "$t/out" || bad "t_crash's signal not reported"
+# SIGKILL reached the stand-ins' own children, not only the shells
+! pgrep -f 'sleep 61\.(25|5)' >/dev/null || bad "a timed-out program's child outlived it"
 
 # one entry by name, as `make check TESTS=...` runs it
 : >"$t/out"

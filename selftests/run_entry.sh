@@ -15,8 +15,9 @@
 #  - putting back the io_uring sysctl and rasync's `enabled` if the program
 #    left them changed;
 #  - counting the program's test cases, for run_tests.sh's last line;
-#  - a SIGKILL $KILL_AFTER s after runner.sh's timeout sent SIGTERM, which
-#    runner.sh's timeout(1) never sends.
+#  - SIGTERM passed on to all of the program's processes, and SIGKILL
+#    $KILL_AFTER s later, which runner.sh's timeout(1) never sends; a
+#    timeout fails the entry even if every case had passed.
 #
 # Exit status: 0 passed, 4 skipped, else failed.  Never run by hand: the
 # state it shares with run_tests.sh ($RASYNC_RUN_STATE) comes from there.
@@ -100,24 +101,33 @@ show_new() {
 }
 
 # run_prog [VAR=value...] <path>: stream its output while it runs; sets RC.
-# runner.sh's timeout(1) sends SIGTERM to this script's process group: the
-# trap keeps this script alive to report, and the program gets SIGKILL if it
-# outlives the SIGTERM by $KILL_AFTER s.
+# The program runs in a session of its own (setsid), so that SIGTERM and
+# SIGKILL reach all of its processes: runner.sh's timeout(1) sends SIGTERM
+# to this script's process group, the trap (set before anything runs)
+# keeps this script alive to report and passes it on, and whatever
+# outlives it by $KILL_AFTER s gets SIGKILL.
 TERMED=
+trap 'TERMED=$(date +%s)' TERM
 run_prog() {
-	trap 'TERMED=$(date +%s)' TERM
-	env "$@" >"$out" 2>&1 </dev/null &
+	setsid env "$@" >"$out" 2>&1 </dev/null &
 	_pid=$!
+	_passed=
 	SHOWN=0
 	while kill -0 "$_pid" 2>/dev/null; do
+		if [ -n "$TERMED" ] && [ -z "$_passed" ]; then
+			kill -TERM "-$_pid" 2>/dev/null
+			_passed=1
+		fi
 		if [ -n "$TERMED" ] && [ $(($(date +%s) - TERMED)) -ge "$KILL_AFTER" ]; then
-			kill -KILL "$_pid" 2>/dev/null
+			kill -KILL "-$_pid" 2>/dev/null
 		fi
 		sleep 1
 		show_new "$SHOWN"
 	done
 	wait "$_pid"
 	RC=$?
+	# what the program left behind in its session
+	kill -KILL "-$_pid" 2>/dev/null
 	show_new "$SHOWN" all
 }
 
@@ -167,11 +177,13 @@ if [ -n "$TERMED" ]; then
 	echo "# $entry: timed out (runner.sh's timeout sent SIGTERM)"
 elif [ "$RC" -gt 128 ]; then
 	echo "# $entry: killed by signal $((RC - 128))"
+elif [ "$RC" != 0 ] && [ "$RC" != 4 ]; then
+	echo "# $entry: exit code $RC"
 fi
-case $RC in
-0 | 4) ;;
-*) [ "$f" -gt 0 ] || [ "$missing" -gt 0 ] || extra=$((extra + 1)) ;;
-esac
+# a timeout fails the entry even if every case had passed
+if [ -n "$TERMED" ] || { [ "$RC" != 0 ] && [ "$RC" != 4 ]; }; then
+	[ "$f" -gt 0 ] || [ "$missing" -gt 0 ] || extra=$((extra + 1))
+fi
 # a program that reports no cases counts as one
 if [ $((p + f + s + extra)) -eq 0 ]; then
 	case $RC in
@@ -180,7 +192,10 @@ if [ $((p + f + s + extra)) -eq 0 ]; then
 	esac
 fi
 
+# again if the timeout's SIGTERM killed the scan itself
+t0=$TERMED
 splat=$(log_new | grep -E "$SPLATS")
+[ "$TERMED" = "$t0" ] || splat=$(log_new | grep -E "$SPLATS")
 if [ -n "$splat" ]; then
 	echo "# $entry: kernel splat in dmesg:"
 	log_new | grep -E -A 20 "$SPLATS" | head -n 200 | sed 's/^/# dmesg: /'
@@ -188,7 +203,7 @@ if [ -n "$splat" ]; then
 fi
 
 echo "$entry $p $((f + extra)) $s" >>"$STATE/counts"
-if [ $((f + extra)) -gt 0 ] || { [ "$RC" != 0 ] && [ "$RC" != 4 ]; }; then
+if [ $((f + extra)) -gt 0 ] || [ -n "$TERMED" ] || { [ "$RC" != 0 ] && [ "$RC" != 4 ]; }; then
 	exit 1
 elif [ "$RC" = 4 ] || { [ "$p" -eq 0 ] && [ "$s" -gt 0 ]; }; then
 	exit 4
