@@ -14,7 +14,8 @@ import re
 
 # "  12.34%   1234  fio  [kernel.kallsyms]  [k] filemap_read"
 LINE = re.compile(r"^\s*([\d.]+)%\s+(\d+)\s+(\S+)\s+(\S+)\s+\[(.)\]\s+(.+?)\s*$")
-IDLE = re.compile(r"safe_halt|_idle$|^cpu_idle|^do_idle|^mwait|^poll_idle")
+IDLE = re.compile(r"safe_halt|_idle$|_idle_call$|^cpu_idle|^do_idle|^mwait|^poll_idle|"
+                  r"^cpuidle_enter|^acpi_idle")
 
 # The pairs a profile explains: (row, baseline row), the gaps the bench's
 # targets measure.
@@ -69,7 +70,10 @@ class _V0:
         return name
 
     def backref(self, parse):
+        start = self.i - 1
         at = self.b62()
+        if at >= start:
+            raise ValueError("back-reference that does not point back")
         keep, self.i = self.i, at
         out = parse()
         self.i = keep
@@ -77,6 +81,8 @@ class _V0:
 
     def path(self):
         c = self.peek()
+        if not c:
+            raise ValueError("path past the end")
         self.i += 1
         if c == "C":
             return self.ident()
@@ -109,6 +115,8 @@ class _V0:
 
     def type(self):
         c = self.peek()
+        if not c:
+            raise ValueError("type past the end")
         if c in self.BASIC:
             self.i += 1
             return self.BASIC[c]
@@ -142,7 +150,7 @@ def demangle(sym):
         return sym
     try:
         return _V0(sym[2:]).path()
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return sym
 
 
@@ -167,7 +175,8 @@ def parse(lines):
 
 
 def per_row(runs):
-    """{row: {"ios", "seconds", "busy", "idle", "symbols": {(dso, sym): µs per IO}}}
+    """{row: {"ios", "runs", "hz", "us_per_sample_per_io", "busy_us_per_io",
+    "idle_us_per_io", "tasks_us_per_io", "symbols": {(dso, sym): µs per IO}}},
     summed over the row's runs without errors."""
     acc = {}
     for r in runs:
@@ -247,7 +256,8 @@ def profile_md(runs, label):
            f"1/{hz} s of one CPU, so samples per IO give CPU µs per IO by symbol, summed over "
            "the row's runs; all tasks (fio, io-wq workers, kthreads, interrupts), idle apart. "
            "Sampling itself costs CPU: compare rows of this run with each other, not with "
-           "an unprofiled run.", "",
+           "an unprofiled run. Samples cover fio's whole life (start-up, the cold rows' "
+           "invalidation and exit too) while only the timed IOs divide them.", "",
            "| row | runs | busy CPU µs/IO | fio / io-wq workers / other | in rasync.ko | idle µs/IO "
            "| top symbols (µs/IO) |", "|---|---|---|---|---|---|---|"]
     for row, p in prof.items():
