@@ -249,7 +249,7 @@ run_one() {
 		# a sample; all CPUs: fio, its io-wq workers, kthreads, idle, perf
 		echo "@@PROFILE-BEGIN hz=$PROFILE_HZ"
 		perf report -i /tmp/perf.data --stdio --no-children --sort comm,dso,sym \
-			--percent-limit 0 -F overhead,sample,comm,dso,sym 2>/tmp/perf.log |
+			--percent-limit 0 -F overhead,sample,comm,dso,sym 2>>/tmp/perf.log |
 			grep -v '^#' | grep .
 		echo "@@PROFILE-END"
 		grep -i 'error\|warn' /tmp/perf.log | head -n 3 | sed 's/^/bench: perf: /'

@@ -36,8 +36,6 @@ done
 
 busybox=$(command -v busybox) || die "busybox not found (package busybox-static)"
 fio=$(command -v fio) || die "fio not found (package fio)"
-timeout=/usr/bin/timeout
-[ -x "$timeout" ] || die "$timeout not found (package coreutils)"
 # A dynamically linked busybox would drag in libc for every applet and break
 # the moment a library is missing; insist on the static build.
 if ldd "$busybox" >/dev/null 2>&1; then
@@ -51,7 +49,7 @@ trap 'rm -rf "$tree" "$tmp_out"' EXIT
 is_elf() { [ "$(head -c 4 -- "$1" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; }
 
 # ELF executables whose shared libraries must come along.
-needs_libs=("$fio" "$timeout")
+needs_libs=("$fio")
 
 mkdir -p "$tree"/{bin,usr/bin,dev,proc,sys,tmp,root,etc,rasync,mnt/scratch,selftests}
 mkdir -p "$tree/sys/kernel/debug"
@@ -65,9 +63,6 @@ while IFS= read -r applet; do
 done < <("$busybox" --list)
 
 cp -- "$fio" "$tree/usr/bin/fio"
-# kselftest's runner.sh applies the per-test timeout only with the GNU
-# timeout(1) at /usr/bin/timeout (busybox's lacks --foreground).
-cp -- "$timeout" "$tree/usr/bin/timeout"
 
 install -m 755 -- "$here/init" "$tree/init"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$tree/etc/passwd"
@@ -82,6 +77,12 @@ if [ -n "$selftests" ]; then
 	while IFS= read -r -d '' f; do
 		if is_elf "$f"; then needs_libs+=("$f"); fi
 	done < <(find "$tree/selftests" -type f -perm -u+x -print0)
+	# kselftest's runner.sh, which runs them, applies the per-test timeout
+	# only with the GNU timeout(1) at /usr/bin/timeout (busybox's lacks
+	# --foreground)
+	[ -x /usr/bin/timeout ] || die "/usr/bin/timeout not found (package coreutils)"
+	cp -- /usr/bin/timeout "$tree/usr/bin/timeout"
+	needs_libs+=(/usr/bin/timeout)
 fi
 
 for e in "${extras[@]}"; do
