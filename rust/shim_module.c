@@ -7,12 +7,14 @@
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
 #include <linux/stringify.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "rasync_shim.h"
 
@@ -38,6 +40,49 @@ static int rasync_bool_param(const char *val, const struct kernel_param *kp,
 	return 0;
 }
 
+/*
+ * An enabled=N write whose wait for the readers of the unregistered hook a
+ * fatal signal cut short leaves its module reference to this work, which
+ * finishes the wait and then drops it: until those readers have left,
+ * rmmod fails at once (the module is in use) instead of sleeping in module
+ * exit.  Module exit flushes the work, so its code outlives the
+ * module_put().
+ */
+static void rasync_drain_fn(struct work_struct *work)
+{
+	filemap_read_hook_synchronize(false);
+	module_put(THIS_MODULE);
+}
+static DECLARE_WORK(rasync_drain_work, rasync_drain_fn);
+
+/*
+ * Waits for the readers still inside the hook that enabled_set() just
+ * unregistered.  One may sit in a fault on its destination (userfaultfd)
+ * for as long as user space likes, so wait killably and without the
+ * parameter lock, which every read of our parameter files takes; the
+ * module holds a reference on itself for as long as the readers may run.
+ */
+static int rasync_wait_for_readers(void)
+	__releases(&THIS_MODULE->param_lock)
+	__acquires(&THIS_MODULE->param_lock)
+{
+	int ret;
+
+	__module_get(THIS_MODULE);
+	kernel_param_unlock(THIS_MODULE);
+	ret = filemap_read_hook_synchronize(true);
+	kernel_param_lock(THIS_MODULE);
+	/*
+	 * Not live: module exit has begun, and its own wait covers these
+	 * readers.  A queued run of the work drops one reference; if a run
+	 * is still pending, that one is ours to drop.
+	 */
+	if (ret != -EINTR || !rasync_live ||
+	    !queue_work(system_unbound_wq, &rasync_drain_work))
+		module_put(THIS_MODULE);
+	return ret;
+}
+
 static int enabled_set(const char *val, const struct kernel_param *kp)
 {
 	bool on;
@@ -51,19 +96,9 @@ static int enabled_set(const char *val, const struct kernel_param *kp)
 			return ret;
 	}
 	rasync_enabled = on;
-	if (rasync_live && !on) {
-		/*
-		 * New reads take the stock path now; wait for those still
-		 * inside rasync.  One may sit in a fault on its destination
-		 * (userfaultfd) for as long as user space likes, so wait
-		 * killably and without the parameter lock, which every read
-		 * of our parameter files takes.  rasync_live stays true until
-		 * module exit, which waits for readers itself.
-		 */
-		kernel_param_unlock(THIS_MODULE);
-		ret = filemap_read_hook_synchronize(true);
-		kernel_param_lock(THIS_MODULE);
-	}
+	/* rasync_live stays true until module exit, which waits itself. */
+	if (rasync_live && !on)
+		ret = rasync_wait_for_readers();
 	return ret;
 }
 
@@ -118,8 +153,13 @@ void rasync_shim_stop(void)
 	rasync_live = false;
 	rasync_set_enabled(false);
 	kernel_param_unlock(THIS_MODULE);
-	/* The module's code may go only once no reader runs it. */
+	/*
+	 * The module's code may go only once no reader runs it.  A reader
+	 * blocked in a fault keeps rmmod waiting, idle (not a hung task),
+	 * until user space resolves the fault.
+	 */
 	filemap_read_hook_synchronize(false);
+	flush_work(&rasync_drain_work);
 }
 
 /*
