@@ -80,6 +80,9 @@ extern "C" {
     pub(crate) fn rasync_psi_memstall_enter(flags: *mut c_ulong);
     pub(crate) fn rasync_psi_memstall_leave(flags: *mut c_ulong);
     pub(crate) fn rasync_alloc_folio() -> *mut bindings::folio;
+    pub(crate) fn rasync_alloc_order_folio(order: c_uint) -> *mut bindings::folio;
+    pub(crate) fn rasync_folio_order(folio: *mut bindings::folio) -> c_uint;
+    pub(crate) fn rasync_folio_size(folio: *mut bindings::folio) -> usize;
     pub(crate) fn rasync_filemap_alloc_folio(
         mapping: *mut bindings::address_space,
     ) -> *mut bindings::folio;

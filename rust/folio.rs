@@ -37,7 +37,7 @@ const PG_HEAD: u32 = bindings::pageflags_PG_head;
 /// A `&Folio` is only ever created for a folio on which somebody holds a
 /// reference for the lifetime of the borrow, so the object stays allocated.
 /// The folio may be truncated out of its mapping at any time unless it is
-/// locked; [`FolioGuard::is_truncated`] tells.
+/// locked; `FolioGuard::in_mapping` tells.
 #[repr(transparent)]
 pub(crate) struct Folio(Opaque<bindings::folio>);
 
@@ -55,7 +55,7 @@ impl Folio {
         // an aligned `unsigned long`, the size of `usize`, and once a folio
         // is visible to others every writer uses atomic bit operations on it
         // (the non-atomic `__folio_set_*()` forms are for folios nobody else
-        // can see yet, which we never hold).
+        // can see yet: a `NewFolio`, which gives no `&Folio`).
         unsafe {
             AtomicUsize::from_ptr(
                 addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.flags).cast(),
@@ -100,16 +100,29 @@ impl Folio {
     }
 
     /// `folio_order()`.
+    ///
+    /// The flag bit and the byte mask are C's in 6.12 (`PG_head` marks a
+    /// large folio, whose order is the low byte of `_flags_1`);
+    /// [`order_matches_c`] checks them against C's `folio_order()` on a real
+    /// large folio before the module serves any read.
     #[inline]
     pub(crate) fn order(&self) -> u32 {
         if !self.test(PG_HEAD, Ordering::Relaxed) {
             return 0;
         }
-        // SAFETY: The folio is alive (type invariant); a large folio's
-        // order lives in the low byte of `_flags_1`, and it changes only when
-        // the folio is split, which first freezes the reference count at
-        // the value the splitter expects: our reference makes that fail.
-        let flags_1 = unsafe { (*self.as_ptr()).__bindgen_anon_2.__bindgen_anon_1._flags_1 };
+        // SAFETY: The folio is alive (type invariant) and, with `PG_head`,
+        // large, so `_flags_1` is in its second page: an aligned `unsigned
+        // long`.  Other bits of that word change with atomic bit operations
+        // (`PG_has_hwpoisoned`, `PG_large_rmappable`, `PG_partially_mapped`),
+        // hence the atomic load; the order byte changes only when the folio
+        // is split, which first freezes the reference count at the value
+        // the splitter expects: our reference makes that fail.
+        let flags_1 = unsafe {
+            AtomicUsize::from_ptr(
+                addr_of_mut!((*self.as_ptr()).__bindgen_anon_2.__bindgen_anon_1._flags_1).cast(),
+            )
+        }
+        .load(Ordering::Relaxed);
         (flags_1 & 0xff) as u32
     }
 
@@ -249,21 +262,21 @@ impl<'a> FolioGuard<'a> {
         Self { folio }
     }
 
-    /// Whether truncation took the folio out of its mapping.  Truncation
-    /// clears `folio->mapping` under the folio lock, so the answer holds
-    /// for as long as the guard.
-    pub(crate) fn is_truncated(&self) -> bool {
+    /// `folio->mapping`: the mapping the folio is in, null once truncation
+    /// took it out.  Truncation clears it under the folio lock, so the
+    /// answer holds for as long as the guard.
+    #[inline]
+    pub(crate) fn mapping_ptr(&self) -> *mut bindings::address_space {
         // SAFETY: The folio is alive (type invariant of `Folio`); a
         // volatile read is C's `READ_ONCE(folio->mapping)`.
-        let mapping = unsafe {
+        unsafe {
             core::ptr::read_volatile(addr_of_mut!(
                 (*self.folio.as_ptr())
                     .__bindgen_anon_1
                     .__bindgen_anon_1
                     .mapping
             ))
-        };
-        mapping.is_null()
+        }
     }
 
     /// Gives the lock to C code that will release it (`->read_folio`).
@@ -288,4 +301,83 @@ impl Drop for FolioGuard<'_> {
         // alive (type invariant of `Folio`).
         unsafe { ffi::folio_unlock(self.folio.as_ptr()) }
     }
+}
+
+/// A folio fresh from the page allocator: in no mapping, unlocked, and seen
+/// by nobody else.  Only [`Mapping::alloc_folio`] makes one and only
+/// [`Mapping::add_folio`] uses it (consuming it); it gives no `&Folio`, so
+/// no other operation can reach the folio before it is added.
+///
+/// [`Mapping::alloc_folio`]: crate::mapping::Mapping::alloc_folio
+/// [`Mapping::add_folio`]: crate::mapping::Mapping::add_folio
+///
+/// # Invariants
+///
+/// The value owns the allocation's reference on the folio, the only one;
+/// the folio is in no mapping, not locked, and nobody else knows it, so
+/// the non-atomic flag updates C makes on a new folio
+/// (`__folio_set_locked()` in `filemap_add_folio()`) race with nothing.
+pub(crate) struct NewFolio(ARef<Folio>);
+
+impl NewFolio {
+    /// Takes over a folio the page allocator just returned.
+    ///
+    /// # Safety
+    ///
+    /// `folio` was just allocated (`filemap_alloc_folio()`), and the caller
+    /// hands over its one reference, having given its address to nobody.
+    #[inline]
+    pub(crate) unsafe fn from_raw(folio: NonNull<bindings::folio>) -> Self {
+        // SAFETY: The caller hands over the allocation's reference.
+        // INVARIANT: The caller guarantees the rest.
+        Self(unsafe { ARef::from_raw(folio.cast()) })
+    }
+
+    /// The C pointer, for `filemap_add_folio()`.
+    #[inline]
+    pub(crate) fn as_ptr(&self) -> *mut bindings::folio {
+        self.0.as_ptr()
+    }
+
+    /// The reference, once the folio is in the page cache and no longer new.
+    #[inline]
+    pub(crate) fn into_folio(self) -> ARef<Folio> {
+        self.0
+    }
+}
+
+/// Whether [`Folio::order`] and [`Folio::size`] agree with C's
+/// `folio_order()` and `folio_size()` on an order-0 and a large folio of
+/// this kernel: their hand-written bit and mask are the only way a layout
+/// change in `struct folio` would go unnoticed.
+pub(crate) fn order_matches_c() -> Result<bool> {
+    // Order 0 has no `PG_head`; order 2 is large, with `_flags_1` in its
+    // second page.
+    for order in [0, 2] {
+        // SAFETY: Allocates a folio; no preconditions.
+        let folio = NonNull::new(unsafe { ffi::rasync_alloc_order_folio(order) })
+            .ok_or(kernel::error::code::ENOMEM)?;
+        // SAFETY: The allocation's reference is ours, dropped at the end of
+        // the iteration (`folio_put()` frees the folio).
+        let folio: ARef<Folio> = unsafe { ARef::from_raw(folio.cast()) };
+        // SAFETY: The folio is alive: we hold its reference.
+        let (c_order, c_size) = unsafe {
+            (
+                ffi::rasync_folio_order(folio.as_ptr()),
+                ffi::rasync_folio_size(folio.as_ptr()),
+            )
+        };
+        if folio.order() != order || c_order != order || folio.size() != c_size {
+            kernel::pr_err!(
+                "folio_order(): Rust {} size {}, C {} size {}, allocated {}\n",
+                folio.order(),
+                folio.size(),
+                c_order,
+                c_size,
+                order
+            );
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

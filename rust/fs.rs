@@ -89,6 +89,12 @@ impl File {
     }
 }
 
+// `Inode::size` is `i_size_read()` only where that is one acquire load of
+// the 64-bit `i_size`: 32-bit SMP kernels read it under a seqcount (and
+// 32-bit preemptible ones with preemption off), which it does not do.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("Inode::size() ports i_size_read() of 64-bit kernels only");
+
 /// An inode.
 ///
 /// # Invariants
@@ -111,8 +117,9 @@ impl Inode {
         unsafe { &*ptr.cast::<Self>() }
     }
 
-    /// `i_size_read()`: on 64-bit, an acquire load that pairs with
-    /// `i_size_write()`'s release store.
+    /// `i_size_read()`: on 64-bit, the only kind of kernel this module
+    /// builds for, an acquire load that pairs with `i_size_write()`'s
+    /// release store.
     #[inline]
     pub(crate) fn size(&self) -> i64 {
         // SAFETY: The inode is alive (type invariant); `i_size` is an

@@ -109,16 +109,27 @@ impl Kiocb {
         unsafe { File::from_raw((*self.raw()).ki_filp) }
     }
 
-    /// `ki_waitq`, the wait entry io_uring armed, under `IOCB_WAITQ` only.
+    /// `ki_waitq`, the wait entry io_uring armed, under `IOCB_WAITQ` only:
+    /// the handle that lets one wait of this read queue it.
+    ///
+    /// # Safety
+    ///
+    /// Called at most once per `filemap_read()` call, and not at all if the
+    /// kiocb goes to C code that may use `ki_waitq` (`filemap_read_stock()`):
+    /// the handle must be the only way to the entry (`WaitPageQueue`'s
+    /// invariant), so that once a wait queued it nothing can queue it again.
     #[inline]
-    pub(crate) fn wait_page_queue(&self) -> Option<&WaitPageQueue> {
+    pub(crate) unsafe fn wait_page_queue(&self) -> Option<WaitPageQueue<'_>> {
         if !self.is_waitq() {
             return None;
         }
         // SAFETY: With IOCB_WAITQ set the union holds `ki_waitq`, which
-        // io_rw_should_retry() initialised (func, private, empty entry) and
-        // io_uring keeps alive until the request completes, which is after
-        // this read returns and after any callback ran.
+        // io_rw_should_retry() initialised (func, private, empty entry, on
+        // no queue) and io_uring keeps alive until the request completes,
+        // which is after this read returns and after any callback ran; its
+        // wake function `io_async_buf_func()` goes through
+        // `wake_page_match()` and unlinks the entry.  The caller takes the
+        // one handle of this read.
         Some(unsafe { WaitPageQueue::from_raw((*self.raw()).__bindgen_anon_1.ki_waitq.cast()) })
     }
 }

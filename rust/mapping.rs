@@ -5,6 +5,8 @@
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h),
 //! [`include/linux/fs.h`](srctree/include/linux/fs.h)
 
+use core::mem::ManuallyDrop;
+use core::ops::Deref;
 use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicI32, Ordering};
 use kernel::bindings;
@@ -14,7 +16,7 @@ use kernel::types::{ARef, Opaque};
 use crate::batch::FolioBatch;
 use crate::events;
 use crate::ffi;
-use crate::folio::{Folio, FolioGuard};
+use crate::folio::{Folio, FolioGuard, NewFolio};
 use crate::fs::{File, Inode};
 
 /// `AOP_TRUNCATED_PAGE`: the folio went away under us, look it up again.
@@ -59,7 +61,7 @@ impl Mapping {
     }
 
     #[inline]
-    fn as_ptr(&self) -> *mut bindings::address_space {
+    pub(crate) fn as_ptr(&self) -> *mut bindings::address_space {
         self.0.get()
     }
 
@@ -70,45 +72,46 @@ impl Mapping {
         unsafe { Inode::from_raw((*self.as_ptr()).host) }
     }
 
-    /// `filemap_get_read_batch()`: appends the folios cached from `index`
-    /// to `max`, stopping after the first one not uptodate or marked for
-    /// readahead.
+    /// `filemap_get_read_batch()`: fills the empty `batch` with the folios
+    /// cached from `index` to `max`, stopping after the first one not
+    /// uptodate or marked for readahead.  A batch that is not empty is left
+    /// as it is.
     #[inline]
     pub(crate) fn read_batch(&self, index: usize, max: usize, batch: &mut FolioBatch) {
-        // SAFETY: The mapping is alive (type invariant); the helper appends
-        // folios with a reference taken for the batch, within its size.
+        // 6.12's helper stores a folio *before* it tests for room
+        // (`folio_batch_add()` has no bound check), so it must never see a
+        // full batch; an empty one it fills at most to the brim.
+        if !batch.is_empty() {
+            return;
+        }
+        // SAFETY: The mapping is alive (type invariant); the batch is empty,
+        // so the helper stops when it is full, having appended folios each
+        // with a reference taken for the batch.
         unsafe { ffi::filemap_get_read_batch(self.as_ptr(), index, max, batch.as_raw()) }
     }
 
     /// `page_cache_sync_readahead()`, under `memalloc_noio_save()` when
-    /// `noio` (an `IOCB_NOWAIT` read must not recurse into I/O).
+    /// `noio` (an `IOCB_NOWAIT` read must not recurse into I/O).  Nothing
+    /// if `file` does not read through this mapping.
     pub(crate) fn sync_readahead(&self, file: &File, index: usize, nr: usize, noio: bool) {
-        // SAFETY: Mapping and file are alive (type invariants).
+        if !self.is_of(file) {
+            return;
+        }
+        // SAFETY: Mapping and file are alive (type invariants) and belong
+        // together, as `->readahead` expects.
         unsafe { ffi::rasync_sync_readahead(self.as_ptr(), file.as_ptr(), index, nr, noio) }
     }
 
     /// `page_cache_async_ra()` from `folio`, which carried `PG_readahead`.
+    /// Nothing if `file` does not read through this mapping.
     pub(crate) fn async_readahead(&self, file: &File, folio: &Folio, last_index: usize) {
-        // SAFETY: Mapping, file and folio are alive (type invariants).
+        if !self.is_of(file) {
+            return;
+        }
+        // SAFETY: Mapping, file and folio are alive (type invariants);
+        // mapping and file belong together, as `->readahead` expects.
         unsafe {
             ffi::rasync_async_readahead(self.as_ptr(), file.as_ptr(), folio.as_ptr(), last_index)
-        }
-    }
-
-    /// `filemap_range_uptodate()`: whether `count` bytes at `pos` can be
-    /// copied from the locked folio (all of it uptodate, or that range per
-    /// `->is_partially_uptodate`).
-    pub(crate) fn range_uptodate(
-        &self,
-        pos: i64,
-        count: usize,
-        folio: &FolioGuard<'_>,
-        need_uptodate: bool,
-    ) -> bool {
-        // SAFETY: The mapping is alive (type invariant) and the folio is
-        // locked by us (type invariant of `FolioGuard`).
-        unsafe {
-            ffi::filemap_range_uptodate(self.as_ptr(), pos, count, folio.as_ptr(), need_uptodate)
         }
     }
 
@@ -152,70 +155,72 @@ impl Mapping {
 
     /// `filemap_alloc_folio()` with the mapping's gfp mask and minimum
     /// order.  The new folio is not locked and not in the page cache.
-    pub(crate) fn alloc_folio(&self) -> Result<ARef<Folio>> {
+    pub(crate) fn alloc_folio(&self) -> Result<NewFolio> {
         // SAFETY: The mapping is alive (type invariant).
         let folio = NonNull::new(unsafe { ffi::rasync_filemap_alloc_folio(self.as_ptr()) })
             .ok_or(ENOMEM)?;
-        // SAFETY: The allocation's reference is ours.
-        Ok(unsafe { ARef::from_raw(folio.cast()) })
+        // SAFETY: Just allocated; the allocation's reference is ours and the
+        // address is known to nobody else.
+        Ok(unsafe { NewFolio::from_raw(folio) })
     }
 
     /// `filemap_add_folio()` at the index of `pos`: the folio is locked
-    /// and inserted (`-EEXIST` if another one is there already).
-    pub(crate) fn add_folio<'a>(
+    /// and inserted (`-EEXIST` if another one is there already; the new
+    /// one is then freed).
+    pub(crate) fn add_folio(
         &self,
-        folio: &'a Folio,
+        folio: NewFolio,
         pos: i64,
         _invalidate: &InvalidateGuard<'_>,
-    ) -> Result<FolioGuard<'a>> {
-        // SAFETY: The mapping is alive, the folio is new and unlocked, and
-        // the caller holds `invalidate_lock` as `filemap_add_folio()`'s page
-        // cache callers do.
+    ) -> Result<AddedFolio<'_>> {
+        // SAFETY: The mapping is alive (type invariant); the folio is new,
+        // unlocked, in no mapping and known to nobody else (type invariant
+        // of `NewFolio`), as `filemap_add_folio()`'s non-atomic
+        // `__folio_set_locked()` needs; the caller holds `invalidate_lock`
+        // as `filemap_add_folio()`'s page cache callers do.
         let ret = unsafe { ffi::rasync_filemap_add_folio(self.as_ptr(), folio.as_ptr(), pos) };
         kernel::error::to_result(ret)?;
-        // SAFETY: `filemap_add_folio()` returned 0: it locked the folio
-        // (`__folio_set_locked()`) for us before inserting it.
-        Ok(unsafe { FolioGuard::from_locked(folio) })
+        // INVARIANT: `filemap_add_folio()` returned 0: it locked the folio
+        // (`__folio_set_locked()`) for us and put it in this mapping.
+        Ok(AddedFolio {
+            folio: ManuallyDrop::new(folio.into_folio()),
+            mapping: self,
+        })
     }
 
-    /// `->read_folio`: starts the read of the locked folio, which the
-    /// filesystem unlocks when the read completes or fails, and does not
-    /// wait.  Accounted as a memory stall for a refault, as
-    /// `filemap_read_folio()` does.
-    pub(crate) fn start_read_folio(&self, file: &File, folio: FolioGuard<'_>) -> Result<Read> {
-        // SAFETY: `a_ops` of a live mapping is valid (type invariant).
-        let read_folio = unsafe { (*(*self.as_ptr()).a_ops).read_folio }.ok_or(EINVAL)?;
-        let _stall = folio.is_workingset().then(MemStall::enter);
-        let ptr = folio.into_raw();
-        // SAFETY: The folio is locked and in this mapping; `->read_folio`
-        // takes over the lock (`into_raw`) and unlocks it.
-        read_result(unsafe { read_folio(file.as_ptr(), ptr) })
+    /// `a_ops->read_folio`.
+    #[inline]
+    fn read_folio_op(&self) -> ffi::Filler {
+        // SAFETY: `a_ops` of a live mapping is valid and not written (type
+        // invariant).
+        unsafe { (*(*self.as_ptr()).a_ops).read_folio }
     }
 
-    /// `filemap_read_folio()`: `->read_folio` and a killable wait for it;
-    /// `Done` only if the folio is then uptodate (`EIO` if not).
-    pub(crate) fn read_folio(&self, file: &File, folio: FolioGuard<'_>) -> Result<Read> {
-        // SAFETY: As in `start_read_folio`.
-        let read_folio = unsafe { (*(*self.as_ptr()).a_ops).read_folio };
-        if read_folio.is_none() {
-            return Err(EINVAL);
-        }
-        let ptr = folio.into_raw();
-        // SAFETY: The folio is locked and in this mapping; the helper hands
-        // the lock to `->read_folio`, which is not null.
-        read_result(unsafe { ffi::filemap_read_folio(file.as_ptr(), read_folio, ptr) })
+    /// Whether `file` reads through this mapping: `->read_folio` and
+    /// friends take a file whose private data the filesystem interprets.
+    #[inline]
+    fn is_of(&self, file: &File) -> bool {
+        core::ptr::eq(file.mapping(), self)
     }
 
     /// `filemap_create_folio()`: allocates, adds and synchronously reads
-    /// a folio at `pos`; on `Done` it is the only entry of `batch`.
+    /// a folio at `pos`; on `Done` it is the only entry of `batch`, which
+    /// must be empty (`EINVAL` if not), as must `file` read through this
+    /// mapping.
     pub(crate) fn create_folio(
         &self,
         file: &File,
         pos: i64,
         batch: &mut FolioBatch,
     ) -> Result<Read> {
-        // SAFETY: File and mapping are alive (type invariants); the helper
-        // appends the folio with a reference for the (empty) batch.
+        // The helper appends with `folio_batch_add()`, which has no bound
+        // check.
+        if !batch.is_empty() || !self.is_of(file) {
+            return Err(EINVAL);
+        }
+        // SAFETY: File and mapping are alive (type invariants) and belong
+        // together; the helper appends one folio, with a reference for the
+        // batch, which is empty.
         read_result(unsafe {
             ffi::filemap_create_folio(file.as_ptr(), self.as_ptr(), pos, batch.as_raw())
         })
@@ -229,6 +234,139 @@ impl Mapping {
             // SAFETY: The mapping is alive (type invariant).
             unsafe { ffi::rasync_trace_get_pages(self.as_ptr(), index, last_index) }
         }
+    }
+}
+
+/// A folio that [`Mapping::add_folio`] just put in the page cache, with a
+/// reference and the folio lock, both owned.  Dropping it unlocks the folio
+/// and drops the reference.
+///
+/// # Invariants
+///
+/// The value owns one reference on `folio` and its `PG_locked`, held since
+/// `filemap_add_folio()` inserted it into `mapping`, so the folio is still
+/// in `mapping` (truncation takes the folio lock).  `folio` is dropped only
+/// by `Drop` or moved out by [`AddedFolio::start_read`].
+pub(crate) struct AddedFolio<'m> {
+    folio: ManuallyDrop<ARef<Folio>>,
+    mapping: &'m Mapping,
+}
+
+impl AddedFolio<'_> {
+    /// `->read_folio`: starts the read of the new folio, handing the lock
+    /// to the filesystem, which unlocks the folio when the read completes or
+    /// fails, and does not wait; gives the reference back.  Accounted as a
+    /// memory stall for a refault, as `filemap_read_folio()` does.  `EINVAL`
+    /// if `file` does not read through the folio's mapping.
+    pub(crate) fn start_read(self, file: &File) -> Result<(Read, ARef<Folio>)> {
+        let Some(read_folio) = self.mapping.read_folio_op() else {
+            return Err(EINVAL);
+        };
+        if !self.mapping.is_of(file) {
+            return Err(EINVAL);
+        }
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the reference is moved out
+        // exactly once (type invariant).
+        let folio = unsafe { ManuallyDrop::take(&mut this.folio) };
+        let _stall = folio.is_workingset().then(MemStall::enter);
+        // SAFETY: The folio is locked by us and in the mapping (type
+        // invariant), which `file` reads through (checked above);
+        // `->read_folio` takes over the lock, which `this` no longer
+        // releases, and unlocks it.
+        let read = read_result(unsafe { read_folio(file.as_ptr(), folio.as_ptr()) })?;
+        Ok((read, folio))
+    }
+}
+
+impl Deref for AddedFolio<'_> {
+    type Target = Folio;
+
+    fn deref(&self) -> &Folio {
+        &self.folio
+    }
+}
+
+impl Drop for AddedFolio<'_> {
+    fn drop(&mut self) {
+        // SAFETY: We own the folio lock (type invariant) and the folio is
+        // alive (we hold a reference).
+        unsafe { ffi::folio_unlock(self.folio.as_ptr()) };
+        // SAFETY: The reference is still ours and dropped only here (type
+        // invariant).
+        unsafe { ManuallyDrop::drop(&mut self.folio) };
+    }
+}
+
+/// The lock of a folio that is in a known mapping: what `->read_folio` and
+/// `->is_partially_uptodate` may be given.
+///
+/// # Invariants
+///
+/// `guard` holds the folio lock, and `folio->mapping` was `mapping` when
+/// checked under that lock; truncation takes the lock to change it, so it
+/// still is.
+pub(crate) struct MappedFolioGuard<'a, 'm> {
+    guard: FolioGuard<'a>,
+    mapping: &'m Mapping,
+}
+
+impl<'a> FolioGuard<'a> {
+    /// The guard of a folio in `mapping`, or `None` (and the folio unlocked)
+    /// if it is not: truncation took it out (`folio->mapping` is null), or
+    /// it never was in `mapping`.
+    #[inline]
+    pub(crate) fn in_mapping(self, mapping: &Mapping) -> Option<MappedFolioGuard<'a, '_>> {
+        if self.mapping_ptr() != mapping.as_ptr() {
+            return None;
+        }
+        // INVARIANT: Checked just above, under the lock `self` holds.
+        Some(MappedFolioGuard {
+            guard: self,
+            mapping,
+        })
+    }
+}
+
+impl MappedFolioGuard<'_, '_> {
+    /// `filemap_range_uptodate()`: whether `count` bytes at `pos` can be
+    /// copied from the folio (all of it uptodate, or that range per
+    /// `->is_partially_uptodate`).
+    pub(crate) fn range_uptodate(&self, pos: i64, count: usize, need_uptodate: bool) -> bool {
+        // SAFETY: The mapping is alive (type invariant of `Mapping`) and the
+        // folio is locked by us and in it (type invariant).
+        unsafe {
+            ffi::filemap_range_uptodate(
+                self.mapping.as_ptr(),
+                pos,
+                count,
+                self.guard.as_ptr(),
+                need_uptodate,
+            )
+        }
+    }
+
+    /// `filemap_read_folio()`: `->read_folio` and a killable wait for it;
+    /// `Done` only if the folio is then uptodate (`EIO` if not).  `EINVAL`
+    /// if `file` does not read through the folio's mapping.
+    pub(crate) fn read(self, file: &File) -> Result<Read> {
+        let read_folio = self.mapping.read_folio_op();
+        if read_folio.is_none() || !self.mapping.is_of(file) {
+            return Err(EINVAL);
+        }
+        let ptr = self.guard.into_raw();
+        // SAFETY: The folio is locked, in this mapping (type invariant),
+        // which `file` reads through; the helper hands the lock to
+        // `->read_folio`, which is not null.
+        read_result(unsafe { ffi::filemap_read_folio(file.as_ptr(), read_folio, ptr) })
+    }
+}
+
+impl Deref for MappedFolioGuard<'_, '_> {
+    type Target = Folio;
+
+    fn deref(&self) -> &Folio {
+        &self.guard
     }
 }
 

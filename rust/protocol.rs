@@ -33,7 +33,8 @@ pub(crate) enum Outcome {
     Queued,
 }
 
-/// A folio, its hashed wait queue and one wait entry for it.
+/// A folio, its hashed wait queue and one wait entry for it, for one run of
+/// [`lock_async`] or [`wait_unlocked_async`], which take it by value.
 ///
 /// # Safety
 ///
@@ -41,6 +42,11 @@ pub(crate) enum Outcome {
 /// the lock of the queue that the folio's wakers walk, and that
 /// `trylock_folio`, `folio_locked` and `set_waiters` are atomic operations
 /// on one word (the folio flags), as the unlocker's clear-and-test is.
+/// They also guarantee that a value of the type stands for one run: when
+/// the value is made its entry is on no queue, nothing but that value
+/// queues the entry, and no other value for the same entry is made until
+/// this one's run left the entry unqueued (`Now`, `Late`) or its callback
+/// unlinked it (`Queued`).  So the type is not `Clone` or `Copy`.
 ///
 /// [`with_queue_locked`]: FolioWaitQueue::with_queue_locked
 pub(crate) unsafe trait FolioWaitQueue {
@@ -77,15 +83,14 @@ pub(crate) unsafe trait FolioWaitQueue {
 /// its callback fires when the lock is released.
 ///
 /// On [`Outcome::Now`] and [`Outcome::Late`] the caller owns the folio lock.
-pub(crate) fn lock_async<Q: FolioWaitQueue>(q: &Q) -> Outcome {
+pub(crate) fn lock_async<Q: FolioWaitQueue>(q: Q) -> Outcome {
     if q.trylock_folio() {
         return Outcome::Now;
     }
     q.with_queue_locked(|| {
-        // SAFETY: We hold the queue lock; the caller's entry is not queued
-        // (it is queued only by us, and every path that queues it either
-        // returns `Queued`, after which the callback unlinks it, or dequeues
-        // it again below).
+        // SAFETY: We hold the queue lock.  `q` is ours by value, and by the
+        // trait's contract its entry was on no queue when it was made and
+        // is queued by nothing but this, its one run: not yet queued.
         unsafe { q.enqueue() };
         q.set_waiters();
         if q.trylock_folio() {
@@ -103,12 +108,13 @@ pub(crate) fn lock_async<Q: FolioWaitQueue>(q: &Q) -> Outcome {
 /// without taking it (the seed's wait for an in-flight read).
 ///
 /// On [`Outcome::Now`] and [`Outcome::Late`] the folio was seen unlocked.
-pub(crate) fn wait_unlocked_async<Q: FolioWaitQueue>(q: &Q) -> Outcome {
+pub(crate) fn wait_unlocked_async<Q: FolioWaitQueue>(q: Q) -> Outcome {
     if !q.folio_locked() {
         return Outcome::Now;
     }
     q.with_queue_locked(|| {
-        // SAFETY: As in `lock_async`: queue lock held, entry not queued.
+        // SAFETY: As in `lock_async`: queue lock held, and the run of the
+        // value we own has not queued the entry yet.
         unsafe { q.enqueue() };
         q.set_waiters();
         if q.folio_locked() {

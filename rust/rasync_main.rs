@@ -31,6 +31,7 @@ mod wait;
 
 use iov::IovIter;
 use kiocb::Kiocb;
+use wait::WaitPageQueue;
 
 module! {
     type: Rasync,
@@ -71,7 +72,10 @@ unsafe extern "C" fn rasync_read(
         // SAFETY: The caller's arguments, passed on unchanged.
         unsafe { bindings::filemap_read_stock(raw, iter.as_raw(), already_read) }
     } else {
-        read_timed(iocb, iter, already_read)
+        // SAFETY: The one call for this `filemap_read()`; the stock path,
+        // which would use `ki_waitq` itself, is not taken.
+        let waitq = unsafe { iocb.wait_page_queue() };
+        read_timed(iocb, waitq, iter, already_read)
     };
     if let Some((id, pos, count, flags)) = traced {
         events::read(id, pos, count, flags, ret, hook_only);
@@ -81,12 +85,17 @@ unsafe extern "C" fn rasync_read(
 
 /// rasync's `filemap_read()`, with the time a read sat at `-EIOCBQUEUED`
 /// taken on its retry (`queued_hist`, `rasync:rasync_woken`).
-fn read_timed(iocb: &Kiocb, iter: &mut IovIter, already_read: isize) -> isize {
+fn read_timed(
+    iocb: &Kiocb,
+    waitq: Option<WaitPageQueue<'_>>,
+    iter: &mut IovIter,
+    already_read: isize,
+) -> isize {
     let key = queued::key(iocb);
     if let Some(ns) = queued::take(key) {
         events::woken(iocb.file(), iocb.pos(), ns);
     }
-    let ret = read::filemap_read(iocb, iter, already_read);
+    let ret = read::filemap_read(iocb, waitq, iter, already_read);
     // From here on the kiocb may be io_uring's: only its address is used.
     if ret == EIOCBQUEUED.to_errno() as isize {
         queued::note(key);
@@ -185,9 +194,9 @@ impl Drop for Hook {
 }
 
 struct Rasync {
-    // Dropped in declaration order: the hook before the files it reports
-    // in.
-    _hook: Hook,
+    // Taken and dropped first by `Rasync::drop`, before the files it
+    // reports in; `None` only there.
+    hook: Option<Hook>,
     _debugfs: Debugfs,
 }
 
@@ -197,6 +206,10 @@ impl kernel::Module for Rasync {
             pr_err!("C and Rust disagree on a struct layout; rebuild against this kernel\n");
             return Err(EINVAL);
         }
+        if !folio::order_matches_c()? {
+            pr_err!("C and Rust disagree on folio_order(); rebuild against this kernel\n");
+            return Err(EINVAL);
+        }
         let debugfs = Debugfs::create();
         let hook = Hook::start()?;
         pr_info!(
@@ -204,7 +217,7 @@ impl kernel::Module for Rasync {
             if rasync_hooked() { "registered" } else { "off" }
         );
         Ok(Rasync {
-            _hook: hook,
+            hook: Some(hook),
             _debugfs: debugfs,
         })
     }
@@ -212,6 +225,9 @@ impl kernel::Module for Rasync {
 
 impl Drop for Rasync {
     fn drop(&mut self) {
-        pr_info!("unloading, read hook unregistered\n");
+        pr_info!("unloading\n");
+        // Unregisters the hook and waits until no reader runs module code.
+        drop(self.hook.take());
+        pr_info!("read hook unregistered, readers gone\n");
     }
 }

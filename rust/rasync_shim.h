@@ -60,6 +60,9 @@ void rasync_cond_resched(void);
 void rasync_psi_memstall_enter(unsigned long *flags);
 void rasync_psi_memstall_leave(unsigned long *flags);
 struct folio *rasync_alloc_folio(void);
+struct folio *rasync_alloc_order_folio(unsigned int order);
+unsigned int rasync_folio_order(struct folio *folio);
+size_t rasync_folio_size(struct folio *folio);
 struct folio *rasync_filemap_alloc_folio(struct address_space *mapping);
 int rasync_filemap_add_folio(struct address_space *mapping,
 			     struct folio *folio, loff_t pos);

@@ -33,7 +33,7 @@ use crate::kiocb::Kiocb;
 use crate::mapping::{Mapping, Read};
 use crate::sched;
 use crate::stats::{self, Stat};
-use crate::wait::{lock_folio_async, wait_on_folio_locked_async};
+use crate::wait::{lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
 
 const PAGE_SHIFT: u32 = bindings::PAGE_SHIFT;
 const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
@@ -50,9 +50,11 @@ enum Update {
 }
 
 /// `filemap_update_page()`: makes the last folio of a batch uptodate, or
-/// says why not.
+/// says why not.  `waitq` is the read's io_uring wait entry while no wait
+/// queued it (`None` when the read is not `IOCB_WAITQ`, or once queued).
 fn update_folio(
     iocb: &Kiocb,
+    waitq: &mut Option<WaitPageQueue<'_>>,
     mapping: &Mapping,
     count: usize,
     folio: &Folio,
@@ -60,21 +62,26 @@ fn update_folio(
 ) -> Result<Update> {
     let file = iocb.file();
     // The seed's order: wait for the read in flight, don't take its lock.
-    if let Some(wpq) = iocb.wait_page_queue() {
-        if !iocb.is_nowait() {
-            let waited = wait_on_folio_locked_async(&wpq.arm(folio).ok_or(EINVAL)?);
-            if waited == Err(EIOCBQUEUED) {
-                events::queued(file, folio.index(), false);
+    if !iocb.is_nowait() {
+        if let Some(wpq) = waitq.take() {
+            match wait_on_folio_locked_async(wpq.arm(folio)) {
+                Ok(wpq) => *waitq = Some(wpq),
+                Err(e) => {
+                    if e == EIOCBQUEUED {
+                        events::queued(file, folio.index(), false);
+                    }
+                    return Err(e);
+                }
             }
-            waited?;
             if folio.is_uptodate() {
                 return Ok(Update::Ready);
             }
         }
     }
 
-    // Serialise with truncate and hole punch, as 6.12 does.
-    let _invalidate = if iocb.is_nowait() {
+    // Serialise with truncate and hole punch, as 6.12 does, but never sleep
+    // for it in io_uring's submitter: -EAGAIN sends the read to io-wq.
+    let _invalidate = if iocb.is_nowait() || iocb.is_waitq() {
         mapping
             .try_invalidate_lock_shared()
             .ok_or_else(|| events::eagain(file, folio.index(), Stat::EagainInvalidateLock))?
@@ -87,61 +94,84 @@ fn update_folio(
         None if iocb.is_nowait() || iocb.is_noio() => {
             return Err(events::eagain(file, folio.index(), Stat::EagainLockBusy))
         }
-        None => match iocb.wait_page_queue() {
-            Some(wpq) => {
-                let locked = lock_folio_async(&wpq.arm(folio).ok_or(EINVAL)?);
-                if matches!(locked, Err(e) if e == EIOCBQUEUED) {
-                    events::queued(file, folio.index(), true);
+        None => match waitq.take() {
+            Some(wpq) => match lock_folio_async(wpq.arm(folio)) {
+                Ok((locked, wpq)) => {
+                    *waitq = Some(wpq);
+                    locked
                 }
-                locked?
-            }
+                Err(e) => {
+                    if e == EIOCBQUEUED {
+                        events::queued(file, folio.index(), true);
+                    }
+                    return Err(e);
+                }
+            },
             // The caller sleeps, after `invalidate_lock` is dropped.
             None => return Ok(Update::WaitUnlocked),
         },
     };
 
-    if locked.is_truncated() {
+    // Truncated: look it up again.
+    let Some(locked) = locked.in_mapping(mapping) else {
         return Ok(Update::Retry);
-    }
-    if mapping.range_uptodate(iocb.pos(), count, &locked, need_uptodate) {
+    };
+    if locked.range_uptodate(iocb.pos(), count, need_uptodate) {
         return Ok(Update::Ready);
     }
     // No synchronous ->read_folio without permission to block.
     if iocb.is_noio() || iocb.is_nowait() || iocb.is_waitq() {
         return Err(events::eagain(file, folio.index(), Stat::EagainNeedsRead));
     }
-    match mapping.read_folio(iocb.file(), locked)? {
+    match locked.read(file)? {
         Read::Done => Ok(Update::Ready),
         Read::Truncated => Ok(Update::Retry),
     }
 }
 
 /// The seed's `no_cached_page` for an `IOCB_WAITQ` read: adds a new folio
-/// at the read position and starts its read, leaving the folio locked
-/// until the read completes; `Ok(true)` with the folio as the only entry of
-/// the (empty) `batch`, `Ok(false)` if somebody else added one first.
-fn start_folio_read(iocb: &Kiocb, mapping: &Mapping, batch: &mut FolioBatch) -> Result<bool> {
+/// at the read position (page `index`) and starts its read, leaving the
+/// folio locked until the read completes; `Ok(true)` with the folio as the
+/// only entry of the (empty) `batch`, `Ok(false)` if somebody else added
+/// one first.
+fn start_folio_read(
+    iocb: &Kiocb,
+    mapping: &Mapping,
+    index: usize,
+    batch: &mut FolioBatch,
+) -> Result<bool> {
+    let file = iocb.file();
     let folio = mapping.alloc_folio()?;
     // Hold off truncate and hole punch while the folio is added and its
-    // read submitted, as `filemap_create_folio()` does.
-    let invalidate = mapping.invalidate_lock_shared();
-    let locked = match mapping.add_folio(&folio, iocb.pos(), &invalidate) {
-        Ok(locked) => locked,
+    // read submitted, as `filemap_create_folio()` does; in io_uring's
+    // submitter only if that needs no sleep: io-wq may sleep for it.
+    let invalidate = mapping
+        .try_invalidate_lock_shared()
+        .ok_or_else(|| events::eagain(file, index, Stat::EagainInvalidateLock))?;
+    let added = match mapping.add_folio(folio, iocb.pos(), &invalidate) {
+        Ok(added) => added,
         Err(e) if e == EEXIST => return Ok(false),
         Err(e) => return Err(e),
     };
-    let index = folio.index();
-    if let Read::Truncated = mapping.start_read_folio(iocb.file(), locked)? {
-        return Ok(false);
-    }
-    events::start_read(iocb.file(), index);
+    let index = added.index();
+    let folio = match added.start_read(file)? {
+        (Read::Done, folio) => folio,
+        (Read::Truncated, _) => return Ok(false),
+    };
+    events::start_read(file, index);
     drop(invalidate);
     Ok(batch.push(folio).is_ok())
 }
 
 /// `filemap_get_pages()`: fills `batch` with folios covering the start of
 /// the request, reading or waiting as the iocb flags allow.
-fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: bool) -> Result {
+fn get_pages(
+    iocb: &Kiocb,
+    waitq: &mut Option<WaitPageQueue<'_>>,
+    count: usize,
+    batch: &mut FolioBatch,
+    need_uptodate: bool,
+) -> Result {
     let file = iocb.file();
     let mapping = file.mapping();
     let pos = iocb.pos();
@@ -173,7 +203,7 @@ fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: 
             }
             if iocb.is_waitq() {
                 // Waited for below like any folio under read.
-                if !start_folio_read(iocb, mapping, batch)? {
+                if !start_folio_read(iocb, mapping, index, batch)? {
                     continue;
                 }
             } else {
@@ -200,7 +230,7 @@ fn get_pages(iocb: &Kiocb, count: usize, batch: &mut FolioBatch, need_uptodate: 
                 iocb.set_nowait();
             }
             if let Some(folio) = batch.pop() {
-                match update_folio(iocb, mapping, count, &folio, need_uptodate) {
+                match update_folio(iocb, waitq, mapping, count, &folio, need_uptodate) {
                     Ok(Update::Ready) => {
                         // Back where it was: the batch had room for it.
                         let _ = batch.push(folio);
@@ -237,7 +267,13 @@ fn same_folio(pos1: i64, pos2: i64, folio: &Folio) -> bool {
 }
 
 /// `filemap_read()` for a file that opted in to async buffered reads.
-pub(crate) fn filemap_read(iocb: &Kiocb, iter: &mut IovIter, mut already_read: isize) -> isize {
+/// `waitq` is io_uring's wait entry of an `IOCB_WAITQ` read.
+pub(crate) fn filemap_read(
+    iocb: &Kiocb,
+    mut waitq: Option<WaitPageQueue<'_>>,
+    iter: &mut IovIter,
+    mut already_read: isize,
+) -> isize {
     let file = iocb.file();
     let mapping = file.mapping();
     let inode = mapping.host();
@@ -268,7 +304,7 @@ pub(crate) fn filemap_read(iocb: &Kiocb, iter: &mut IovIter, mut already_read: i
         if iocb.pos() >= isize {
             break;
         }
-        if let Err(e) = get_pages(iocb, iter.count(), &mut batch, false) {
+        if let Err(e) = get_pages(iocb, &mut waitq, iter.count(), &mut batch, false) {
             error = Err(e);
             break;
         }

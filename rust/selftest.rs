@@ -55,9 +55,9 @@ unsafe extern "C" fn waiter_wake(
             .cast_mut()
             .cast::<Waiter>()
     };
-    // SAFETY: The key is valid for the call and the waker holds the lock of
-    // the queue the entry is on (the function's contract).
-    if !unsafe { wait::wake_page_match(waiter.wpq(), key.cast::<WaitPageKey>()) } {
+    // SAFETY: The entry and key are valid for the call and the waker holds
+    // the lock of the queue the entry is on (the function's contract).
+    if !unsafe { wait::wake_page_match(waiter.wpq.get(), key.cast::<WaitPageKey>()) } {
         return 0;
     }
     waiter.fired.fetch_add(1, Ordering::Relaxed);
@@ -93,10 +93,17 @@ impl Waiter {
         Ok(w)
     }
 
-    fn wpq(&self) -> &WaitPageQueue {
+    /// The handle that lets one wait queue the entry.
+    ///
+    /// # Safety
+    ///
+    /// The entry is on no queue, and no other handle of it is alive or made
+    /// before [`Waiter::unqueue`] took the entry off any queue again.
+    unsafe fn handle(&self) -> WaitPageQueue<'_> {
         // SAFETY: The entry is initialised and its wake function follows
         // the `wake_page_match()` rules and unlinks it (type invariant); it
-        // lives as long as `self`, which `run()` unqueues before freeing.
+        // lives as long as `self`, which `run_case()` unqueues before it is
+        // freed; the caller guarantees the rest.
         unsafe { WaitPageQueue::from_raw(self.wpq.get()) }
     }
 
@@ -144,7 +151,8 @@ fn private_folio() -> Result<ARef<Folio>> {
 }
 
 type Outcome = core::result::Result<(), &'static str>;
-type Case = fn(&Folio, &Waiter) -> Outcome;
+/// A case gets the entry's one handle: it can queue the entry once.
+type Case = fn(&Folio, &Waiter, WaitPageQueue<'_>) -> Outcome;
 
 fn ensure(cond: bool, what: &'static str) -> Outcome {
     if cond {
@@ -154,11 +162,10 @@ fn ensure(cond: bool, what: &'static str) -> Outcome {
     }
 }
 
-fn lock_held_queues_then_fires_once(f: &Folio, w: &Waiter) -> Outcome {
+fn lock_held_queues_then_fires_once(f: &Folio, w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
     let held = f.try_lock().ok_or("could not lock the private folio")?;
-    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
-        matches!(lock_folio_async(&wait), Err(e) if e == EIOCBQUEUED),
+        matches!(lock_folio_async(wpq.arm(f)), Err(e) if e == EIOCBQUEUED),
         "lock held: not -EIOCBQUEUED",
     )?;
     ensure(w.fired() == 0, "callback fired before unlock")?;
@@ -172,19 +179,17 @@ fn lock_held_queues_then_fires_once(f: &Folio, w: &Waiter) -> Outcome {
     ensure(w.fired() == 1, "callback fired again after it was unlinked")
 }
 
-fn lock_free_acquires_without_callback(f: &Folio, w: &Waiter) -> Outcome {
-    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
-    let held = lock_folio_async(&wait).map_err(|_| "lock free: not 0")?;
+fn lock_free_acquires_without_callback(f: &Folio, w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
+    let (held, _wpq) = lock_folio_async(wpq.arm(f)).map_err(|_| "lock free: not 0")?;
     ensure(f.is_locked(), "returned 0 without the lock")?;
     drop(held);
     ensure(w.fired() == 0, "callback fired although the lock was won")
 }
 
-fn wait_held_queues_then_fires_once(f: &Folio, w: &Waiter) -> Outcome {
+fn wait_held_queues_then_fires_once(f: &Folio, w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
     let held = f.try_lock().ok_or("could not lock the private folio")?;
-    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
     ensure(
-        wait_on_folio_locked_async(&wait) == Err(EIOCBQUEUED),
+        matches!(wait_on_folio_locked_async(wpq.arm(f)), Err(e) if e == EIOCBQUEUED),
         "locked: not -EIOCBQUEUED",
     )?;
     ensure(w.fired() == 0, "callback fired before unlock")?;
@@ -196,10 +201,9 @@ fn wait_held_queues_then_fires_once(f: &Folio, w: &Waiter) -> Outcome {
     ensure(!f.is_locked(), "the wait-only variant took the lock")
 }
 
-fn wait_free_returns_without_lock(f: &Folio, w: &Waiter) -> Outcome {
-    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
+fn wait_free_returns_without_lock(f: &Folio, w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
     ensure(
-        wait_on_folio_locked_async(&wait) == Ok(()),
+        wait_on_folio_locked_async(wpq.arm(f)).is_ok(),
         "unlocked: not 0",
     )?;
     ensure(!f.is_locked(), "the wait-only variant took the lock")?;
@@ -207,9 +211,9 @@ fn wait_free_returns_without_lock(f: &Folio, w: &Waiter) -> Outcome {
     ensure(w.fired() == 0, "callback fired although nothing was queued")
 }
 
-fn wake_page_match_rules(f: &Folio, w: &Waiter) -> Outcome {
+fn wake_page_match_rules(f: &Folio, w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
     // Nothing is queued by this case; arming points the entry at `f`.
-    let _wait = w.wpq().arm(f).ok_or("entry still queued")?;
+    let _wait = wpq.arm(f);
     let other = private_folio().map_err(|_| "no memory for a second folio")?;
     // Each key is fed to the match the way `folio_wake_bit()` would.
     let try_key = |folio: *mut bindings::folio, bit| {
@@ -218,9 +222,10 @@ fn wake_page_match_rules(f: &Folio, w: &Waiter) -> Outcome {
             bit_nr: bit,
             page_match: 0,
         };
-        // SAFETY: `k` is a live key; the entry is on no queue, so nobody
-        // else accesses it.
-        let matched = unsafe { wait::wake_page_match(w.wpq(), &mut k) };
+        // SAFETY: `k` is a live key and the entry is initialised (type
+        // invariant of `Waiter`); it is on no queue, so nobody else
+        // accesses it.
+        let matched = unsafe { wait::wake_page_match(w.wpq.get(), &mut k) };
         (matched, k.page_match)
     };
     ensure(
@@ -239,10 +244,9 @@ fn wake_page_match_rules(f: &Folio, w: &Waiter) -> Outcome {
 
 /// Not a case of its own: queues on a folio the caller holds locked, then
 /// fails, as a broken case would.
-fn fails_with_entry_queued(f: &Folio, w: &Waiter) -> Outcome {
-    let wait = w.wpq().arm(f).ok_or("entry still queued")?;
+fn fails_with_entry_queued(f: &Folio, _w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
     ensure(
-        wait_on_folio_locked_async(&wait) == Err(EIOCBQUEUED),
+        matches!(wait_on_folio_locked_async(wpq.arm(f)), Err(e) if e == EIOCBQUEUED),
         "locked: not -EIOCBQUEUED",
     )?;
     Err("failed on purpose with its entry queued")
@@ -251,10 +255,10 @@ fn fails_with_entry_queued(f: &Folio, w: &Waiter) -> Outcome {
 /// `run_case()`'s clean-up: a case that fails with its entry queued on the
 /// shared hashed queue leaves nothing there that the next wake could reach
 /// after the entry is freed.
-fn failed_case_leaves_nothing_queued(f: &Folio, w: &Waiter) -> Outcome {
+fn failed_case_leaves_nothing_queued(f: &Folio, w: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
     let held = f.try_lock().ok_or("could not lock the private folio")?;
     ensure(
-        run_case(fails_with_entry_queued, f, w).is_err(),
+        run_case(fails_with_entry_queued, f, w, wpq).is_err(),
         "the failing case passed",
     )?;
     ensure(!w.is_queued(f), "the failed case's entry is still queued")?;
@@ -289,8 +293,8 @@ const CASES: [(&str, Case); 6] = [
 /// Runs `case`, then leaves nothing behind that a later wake could reach: a
 /// failed case may have left the entry queued (a guard it held unlocked the
 /// folio on the way out, or the folio is still locked).
-fn run_case(case: Case, folio: &Folio, waiter: &Waiter) -> Outcome {
-    let result = case(folio, waiter);
+fn run_case(case: Case, folio: &Folio, waiter: &Waiter, wpq: WaitPageQueue<'_>) -> Outcome {
+    let result = case(folio, waiter, wpq);
     waiter.unqueue(folio);
     result
 }
@@ -303,7 +307,10 @@ pub(crate) fn run() -> Result {
     for (n, (name, case)) in CASES.iter().enumerate() {
         let folio = private_folio()?;
         let waiter = Waiter::new()?;
-        match run_case(*case, &folio, &waiter) {
+        // SAFETY: The entry is new, so on no queue, and this is its one
+        // handle; `run_case` unqueues it before `waiter` is freed.
+        let wpq = unsafe { waiter.handle() };
+        match run_case(*case, &folio, &waiter, wpq) {
             Ok(()) => pr_info!("rasync_selftest: ok {} {}\n", n + 1, name),
             Err(why) => {
                 failed += 1;

@@ -120,6 +120,25 @@ struct folio *rasync_alloc_folio(void)
 	return filemap_alloc_folio(GFP_KERNEL, 0);
 }
 
+/*
+ * folio.rs reads a folio's order from _flags_1 by hand; module init
+ * compares that with folio_order() and folio_size() on real folios.
+ */
+struct folio *rasync_alloc_order_folio(unsigned int order)
+{
+	return folio_alloc(GFP_KERNEL, order);
+}
+
+unsigned int rasync_folio_order(struct folio *folio)
+{
+	return folio_order(folio);
+}
+
+size_t rasync_folio_size(struct folio *folio)
+{
+	return folio_size(folio);
+}
+
 /* The gfp and folio-order helpers of a mapping are static inlines. */
 struct folio *rasync_filemap_alloc_folio(struct address_space *mapping)
 {

@@ -7,69 +7,74 @@
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h),
 //! [`include/linux/wait.h`](srctree/include/linux/wait.h)
 
-use core::ptr::addr_of_mut;
+use core::marker::PhantomData;
+use core::ptr::{addr_of_mut, NonNull};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::types::Opaque;
 
 use crate::ffi::{self, WaitPageKey, WaitPageQueueRaw};
 use crate::folio::{Folio, FolioGuard};
 use crate::protocol::{self, FolioWaitQueue, Outcome};
 use crate::stats::Stat;
 
-/// A `struct wait_page_queue` whose owner set `wait.func` and
-/// `wait.private`: io_uring's `kiocb->ki_waitq`, or a self-test entry.
+/// The right to queue one `struct wait_page_queue` whose owner set
+/// `wait.func` and `wait.private`: io_uring's `kiocb->ki_waitq`, or a
+/// self-test entry.
+///
+/// The handle is not `Clone` and [`WaitPageQueue::arm`] consumes it; a wait
+/// gives it back only if it did not leave the entry queued.  So no safe
+/// code can queue the entry twice, or re-point it at another folio while
+/// it is queued: a queued entry belongs to its wake function.
 ///
 /// # Invariants
 ///
-/// The entry is valid for the lifetime of the borrow and, once queued on a
-/// folio wait queue, until its wake function unlinked it or it was dequeued
-/// again.  Its wake function follows the `wake_page_match()` rules and
-/// unlinks the entry (`list_del_init()`) when it fires.  While the entry is
-/// on no queue, only the holder of the borrow reads or writes it.
-#[repr(transparent)]
-pub(crate) struct WaitPageQueue(Opaque<WaitPageQueueRaw>);
+/// `ptr` points to an entry that is valid for `'a` and, once queued on a
+/// folio wait queue, until its wake function unlinked it.  Its wake
+/// function follows the `wake_page_match()` rules and unlinks the entry
+/// (`list_del_init()`) when it fires.  The entry is on no queue, and no one
+/// but the holder of this handle (the only one for the entry) reads or
+/// writes it.
+pub(crate) struct WaitPageQueue<'a> {
+    ptr: NonNull<WaitPageQueueRaw>,
+    _entry: PhantomData<&'a mut WaitPageQueueRaw>,
+}
 
-impl WaitPageQueue {
-    /// Creates a reference to an armed C wait entry.
+impl<'a> WaitPageQueue<'a> {
+    /// Creates the handle of an armed C wait entry.
     ///
     /// # Safety
     ///
     /// `ptr` points to a `wait_page_queue` that keeps to the type invariant
-    /// for `'a`.
+    /// for `'a`: initialised with such a wake function, on no queue, and
+    /// reached by no other handle (nor by its owner) until this handle is
+    /// gone and, if a wait queued the entry, until its wake function
+    /// unlinked it.
     #[inline]
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut WaitPageQueueRaw) -> &'a Self {
-        // SAFETY: Transparent wrapper; the caller guarantees validity.
-        unsafe { &*ptr.cast::<Self>() }
+    pub(crate) unsafe fn from_raw(ptr: *mut WaitPageQueueRaw) -> Self {
+        // INVARIANT: The caller guarantees the rest; a valid entry is not at
+        // address zero.
+        Self {
+            // SAFETY: The caller guarantees a valid, so non-null, pointer.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+            _entry: PhantomData,
+        }
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut WaitPageQueueRaw {
-        self.0.get()
+    fn as_ptr(&self) -> *mut WaitPageQueueRaw {
+        self.ptr.as_ptr()
     }
 
     fn entry(&self) -> *mut bindings::wait_queue_entry {
-        // SAFETY: Computes an address inside the valid entry.
+        // SAFETY: Computes an address inside the valid entry (type
+        // invariant).
         unsafe { addr_of_mut!((*self.as_ptr()).wait) }
     }
 
-    /// Whether the entry is on a queue: C's `list_empty_careful()`-style
-    /// check of `wait.entry`, with a volatile read because a waker on
-    /// another CPU may unlink it concurrently.
-    fn is_queued(&self) -> bool {
-        // SAFETY: `entry.next` of the valid entry (type invariant).
-        let next = unsafe { core::ptr::read_volatile(addr_of_mut!((*self.entry()).entry.next)) };
-        // SAFETY: As above, an address computation only.
-        next != unsafe { addr_of_mut!((*self.entry()).entry) }
-    }
-
-    /// Points the entry at `folio`'s `PG_locked`, ready to be queued; `None`
-    /// if the entry is still queued from an earlier wait (a caller bug: the
-    /// read path returns `-EIOCBQUEUED` right after queueing).
-    pub(crate) fn arm<'a>(&'a self, folio: &'a Folio) -> Option<AsyncWait<'a>> {
-        if self.is_queued() {
-            return None;
-        }
-        // SAFETY: The entry is on no queue, so only we access it (type
+    /// Points the entry at `folio`'s `PG_locked`, ready to be queued by
+    /// [`lock_folio_async`] or [`wait_on_folio_locked_async`].
+    #[inline]
+    pub(crate) fn arm<'f>(self, folio: &'f Folio) -> AsyncWait<'a, 'f> {
+        // SAFETY: The entry is on no queue and only we access it (type
         // invariant).
         unsafe {
             (*self.as_ptr()).folio = folio.as_ptr();
@@ -78,33 +83,49 @@ impl WaitPageQueue {
         // SAFETY: `folio` is alive (type invariant of `Folio`).
         let head = unsafe { ffi::folio_waitqueue(folio.as_ptr()) };
         // INVARIANT: `head` is the folio's queue and the entry names the
-        // folio and `PG_locked`, as set just above.
-        Some(AsyncWait {
+        // folio and `PG_locked`, as set just above; `self` moves in.
+        AsyncWait {
+            wpq: self,
             folio,
             head,
-            wpq: self,
-        })
+        }
     }
 }
 
-/// One wait entry armed on one folio's hashed wait queue.
+/// One wait entry armed on one folio's hashed wait queue, to be consumed by
+/// one [`lock_folio_async`] or [`wait_on_folio_locked_async`].
 ///
 /// # Invariants
 ///
 /// `head` is `folio_waitqueue(folio)`, the queue `folio_wake_bit()` walks,
-/// a member of the kernel's static table; `wpq` names `folio` and
-/// `PG_locked`.
-pub(crate) struct AsyncWait<'a> {
-    folio: &'a Folio,
+/// a member of the kernel's static table; the entry of `wpq` names `folio`
+/// and `PG_locked`.  `wpq` keeps to its own invariant (on no queue, ours
+/// alone) except while a [`Queueing`] made from this value runs: the value
+/// is consumed by that run, and `wpq` handed back only if the run left the
+/// entry on no queue.
+pub(crate) struct AsyncWait<'a, 'f> {
+    wpq: WaitPageQueue<'a>,
+    folio: &'f Folio,
     head: *mut bindings::wait_queue_head,
-    wpq: &'a WaitPageQueue,
 }
 
+/// The one protocol run of an [`AsyncWait`]: made only by the two functions
+/// below, once each from the `AsyncWait` they consumed, and handed by value
+/// to the protocol.
+///
+/// # Invariants
+///
+/// When the value is made, the entry is on no queue and nobody else
+/// touches it (type invariant of `AsyncWait`); the `AsyncWait` is not used
+/// again before the protocol returns, and is consumed with this value.
+struct Queueing<'w, 'a, 'f>(&'w AsyncWait<'a, 'f>);
+
 // SAFETY: `with_queue_locked` holds `head->lock`, the lock `folio_wake_bit()`
-// takes, and the folio bit operations are atomic on `folio->flags`.
-unsafe impl FolioWaitQueue for AsyncWait<'_> {
+// takes, and the folio bit operations are atomic on `folio->flags`.  A value
+// is made once per consumed `AsyncWait`, whose entry is on no queue.
+unsafe impl FolioWaitQueue for Queueing<'_, '_, '_> {
     fn trylock_folio(&self) -> bool {
-        match self.folio.try_lock() {
+        match self.0.folio.try_lock() {
             Some(guard) => {
                 // The protocol's caller takes ownership of the lock on
                 // `Now`/`Late` (see `lock_folio_async`).
@@ -116,48 +137,59 @@ unsafe impl FolioWaitQueue for AsyncWait<'_> {
     }
 
     fn folio_locked(&self) -> bool {
-        self.folio.is_locked()
+        self.0.folio.is_locked()
     }
 
     fn set_waiters(&self) {
-        self.folio.set_waiters()
+        self.0.folio.set_waiters()
     }
 
     fn with_queue_locked<R>(&self, f: impl FnOnce() -> R) -> R {
         // SAFETY: `head` is a wait queue head of the static folio wait
-        // table (type invariant), so it is always valid.
-        unsafe { ffi::rasync_wq_lock_irq(self.head) };
+        // table (type invariant of `AsyncWait`), so it is always valid.
+        unsafe { ffi::rasync_wq_lock_irq(self.0.head) };
         let r = f();
         // SAFETY: Taken just above on the same queue.
-        unsafe { ffi::rasync_wq_unlock_irq(self.head) };
+        unsafe { ffi::rasync_wq_unlock_irq(self.0.head) };
         r
     }
 
     unsafe fn enqueue(&self) {
-        // SAFETY: The caller holds `head->lock` and the entry is on no
-        // queue (`arm` checked, and only the protocol queues it).
-        unsafe { ffi::rasync_wq_add_tail_locked(self.head, self.wpq.entry()) }
+        // SAFETY: The caller holds `head->lock`; the entry is on no queue
+        // (type invariant, and the caller's contract).
+        unsafe { ffi::rasync_wq_add_tail_locked(self.0.head, self.0.wpq.entry()) }
     }
 
     unsafe fn dequeue(&self) {
         // SAFETY: The caller holds `head->lock` and the entry is on it.
-        unsafe { ffi::rasync_wq_remove_locked(self.head, self.wpq.entry()) }
+        unsafe { ffi::rasync_wq_remove_locked(self.0.head, self.0.wpq.entry()) }
     }
 }
 
-/// `lock_page_async()` on a folio: the folio lock, or `EIOCBQUEUED` with
-/// the entry's callback armed to fire when the folio is unlocked.
-pub(crate) fn lock_folio_async<'a>(wait: &AsyncWait<'a>) -> Result<FolioGuard<'a>> {
-    outcome_to_result(protocol::lock_async(wait), Stat::WaitsLock)?;
+/// `lock_page_async()` on a folio: the folio lock and the wait entry back,
+/// or `EIOCBQUEUED` with the entry queued, its callback armed to fire when
+/// the folio is unlocked; the entry is then the callback's and the caller
+/// gets no handle to it.
+pub(crate) fn lock_folio_async<'a, 'f>(
+    wait: AsyncWait<'a, 'f>,
+) -> Result<(FolioGuard<'f>, WaitPageQueue<'a>)> {
+    outcome_to_result(protocol::lock_async(Queueing(&wait)), Stat::WaitsLock)?;
     // SAFETY: `Now` and `Late` mean `trylock_folio` took the lock for us.
-    Ok(unsafe { FolioGuard::from_locked(wait.folio) })
+    let guard = unsafe { FolioGuard::from_locked(wait.folio) };
+    // INVARIANT: `Now` and `Late` leave the entry on no queue.
+    Ok((guard, wait.wpq))
 }
 
-/// `wait_on_page_locked_async()` on a folio: `Ok(())` once the folio was
-/// seen unlocked (the lock is not taken), or `EIOCBQUEUED` with the
-/// callback armed.
-pub(crate) fn wait_on_folio_locked_async(wait: &AsyncWait<'_>) -> Result {
-    outcome_to_result(protocol::wait_unlocked_async(wait), Stat::WaitsWait)
+/// `wait_on_page_locked_async()` on a folio: the wait entry back once the
+/// folio was seen unlocked (the lock is not taken), or `EIOCBQUEUED` with
+/// the entry queued and its callback armed (and no handle to it left).
+pub(crate) fn wait_on_folio_locked_async<'a>(wait: AsyncWait<'a, '_>) -> Result<WaitPageQueue<'a>> {
+    outcome_to_result(
+        protocol::wait_unlocked_async(Queueing(&wait)),
+        Stat::WaitsWait,
+    )?;
+    // INVARIANT: `Now` and `Late` leave the entry on no queue.
+    Ok(wait.wpq)
 }
 
 fn outcome_to_result(outcome: Outcome, queued: Stat) -> Result {
@@ -178,15 +210,16 @@ fn outcome_to_result(outcome: Outcome, queued: Stat) -> Result {
 ///
 /// # Safety
 ///
-/// `key` points to the key `folio_wake_bit()` passes, valid for the call;
-/// the caller holds the lock of the queue `wpq` is on.
-pub(crate) unsafe fn wake_page_match(wpq: &WaitPageQueue, key: *mut WaitPageKey) -> bool {
-    // SAFETY: The entry is valid (type invariant) and the caller guarantees
-    // `key`; the waker holds the queue lock, so nobody else writes them.
+/// `wpq` points to a valid entry and `key` to the key `folio_wake_bit()`
+/// passes, both valid for the call; the caller holds the lock of the queue
+/// the entry is on, or the entry is on no queue and nobody else writes it.
+pub(crate) unsafe fn wake_page_match(wpq: *const WaitPageQueueRaw, key: *mut WaitPageKey) -> bool {
+    // SAFETY: The caller guarantees both pointers, and that nobody else
+    // writes them meanwhile.
     unsafe {
         protocol::wake_page_match(
-            (*wpq.as_ptr()).folio,
-            (*wpq.as_ptr()).bit_nr,
+            (*wpq).folio,
+            (*wpq).bit_nr,
             (*key).folio,
             (*key).bit_nr,
             &mut (*key).page_match,

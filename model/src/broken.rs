@@ -16,7 +16,7 @@ use crate::protocol::{FolioWaitQueue, Outcome};
 /// `set_waiters` sees no waiters and wakes nobody: a lost wakeup.  (Doing
 /// the test under the queue lock would not help: the unlocker takes that
 /// lock only after it has seen `PG_waiters`.)
-pub(crate) fn lock_async_check_then_add<Q: FolioWaitQueue>(q: &Q) -> Outcome {
+pub(crate) fn lock_async_check_then_add<Q: FolioWaitQueue>(q: Q) -> Outcome {
     if q.trylock_folio() {
         return Outcome::Now;
     }
@@ -31,7 +31,7 @@ pub(crate) fn lock_async_check_then_add<Q: FolioWaitQueue>(q: &Q) -> Outcome {
 
 /// The v1 race of the 2020 series, `wait_on_page_locked_async()` flavour
 /// (`set == false`): see [`lock_async_check_then_add`].
-pub(crate) fn wait_unlocked_async_check_then_add<Q: FolioWaitQueue>(q: &Q) -> Outcome {
+pub(crate) fn wait_unlocked_async_check_then_add<Q: FolioWaitQueue>(q: Q) -> Outcome {
     if !q.folio_locked() {
         return Outcome::Now;
     }
@@ -46,7 +46,7 @@ pub(crate) fn wait_unlocked_async_check_then_add<Q: FolioWaitQueue>(q: &Q) -> Ou
 
 /// Race rule 2 broken: the late win does not remove the entry, so the
 /// callback can fire for a lock that was already won.
-pub(crate) fn lock_async_late_no_dequeue<Q: FolioWaitQueue>(q: &Q) -> Outcome {
+pub(crate) fn lock_async_late_no_dequeue<Q: FolioWaitQueue>(q: Q) -> Outcome {
     if q.trylock_folio() {
         return Outcome::Now;
     }
@@ -66,7 +66,7 @@ pub(crate) fn lock_async_late_no_dequeue<Q: FolioWaitQueue>(q: &Q) -> Outcome {
 /// The entry is added to the hashed queue before `q->lock` is taken (the
 /// rest is unchanged), racing with any waker walking the same queue, e.g.
 /// for another folio that hashes to it.
-pub(crate) fn lock_async_enqueue_unlocked<Q: FolioWaitQueue>(q: &Q) -> Outcome {
+pub(crate) fn lock_async_enqueue_unlocked<Q: FolioWaitQueue>(q: Q) -> Outcome {
     if q.trylock_folio() {
         return Outcome::Now;
     }

@@ -15,6 +15,10 @@
 #[rustfmt::skip]
 mod protocol;
 
+// The module's ownership shapes, for doctests of misuse that must not
+// compile.
+pub mod shapes;
+
 #[cfg(test)]
 mod broken;
 #[cfg(test)]

@@ -845,10 +845,46 @@ impl<'a> AsyncWait<'a> {
     }
 }
 
+/// One protocol run of an [`AsyncWait`], which the protocol takes by value
+/// (the module's `wait::Queueing`): the tests make one per attempt.
+pub(crate) struct Attempt<'q, 'a>(pub(crate) &'q AsyncWait<'a>);
+
 // SAFETY: `with_queue_locked` holds the lock of `folio_waitqueue(folio)`,
 // the queue `folio_wake_bit()` walks; the folio operations are atomic RMWs
-// or loads of the one flags word.
-unsafe impl FolioWaitQueue for AsyncWait<'_> {
+// or loads of the one flags word.  The scenarios make one `Attempt` per
+// arming of an entry on no queue, re-arming only after its callback
+// unlinked it; `enqueue` fails the run ("entry queued twice") otherwise.
+unsafe impl FolioWaitQueue for Attempt<'_, '_> {
+    fn trylock_folio(&self) -> bool {
+        self.0.trylock_folio()
+    }
+
+    fn folio_locked(&self) -> bool {
+        self.0.folio_locked()
+    }
+
+    fn set_waiters(&self) {
+        self.0.set_waiters()
+    }
+
+    fn with_queue_locked<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.0.with_queue_locked(f)
+    }
+
+    unsafe fn enqueue(&self) {
+        // SAFETY: The caller's contract is `AsyncWait::enqueue`'s.
+        unsafe { self.0.enqueue() }
+    }
+
+    unsafe fn dequeue(&self) {
+        // SAFETY: The caller's contract is `AsyncWait::dequeue`'s.
+        unsafe { self.0.dequeue() }
+    }
+}
+
+/// The folio, queue and entry operations of [`FolioWaitQueue`], with its
+/// contract, for [`Attempt`].
+impl AsyncWait<'_> {
     fn trylock_folio(&self) -> bool {
         self.w.folio_trylock(self.folio, self.name())
     }
@@ -887,6 +923,9 @@ unsafe impl FolioWaitQueue for AsyncWait<'_> {
         r
     }
 
+    /// # Safety
+    ///
+    /// As [`FolioWaitQueue::enqueue`].
     unsafe fn enqueue(&self) {
         self.check_locked("enqueue");
         let id = self.entry;
@@ -905,6 +944,9 @@ unsafe impl FolioWaitQueue for AsyncWait<'_> {
         ));
     }
 
+    /// # Safety
+    ///
+    /// As [`FolioWaitQueue::dequeue`].
     unsafe fn dequeue(&self) {
         self.check_locked("dequeue");
         let id = self.entry;

@@ -16,8 +16,8 @@ use loom::thread;
 use crate::broken;
 use crate::model::{
     check_lock_outcome, check_lock_outcome_after, check_wait_outcome, io_async_buf_func,
-    wake_page_function, wake_page_function_shared, AsyncWait, EntryId, WakeFn, World, LOCKED,
-    PG_LOCKED, PG_WRITEBACK, WRITEBACK,
+    wake_page_function, wake_page_function_shared, AsyncWait, Attempt, EntryId, WakeFn, World,
+    LOCKED, PG_LOCKED, PG_WRITEBACK, WRITEBACK,
 };
 use crate::protocol::{self, Outcome};
 
@@ -27,11 +27,11 @@ const Y: usize = 1;
 type AttemptFn = fn(&AsyncWait<'_>) -> Outcome;
 
 fn lock_async(q: &AsyncWait<'_>) -> Outcome {
-    protocol::lock_async(q)
+    protocol::lock_async(Attempt(q))
 }
 
 fn wait_unlocked_async(q: &AsyncWait<'_>) -> Outcome {
-    protocol::wait_unlocked_async(q)
+    protocol::wait_unlocked_async(Attempt(q))
 }
 
 /// The code under test: the protocol or one broken variant of it.
@@ -677,7 +677,7 @@ fn broken_v1_check_then_add_lock() {
         None,
         "lost wakeup",
         lock_vs_unlock(Variant {
-            lock: |q: &AsyncWait<'_>| broken::lock_async_check_then_add(q),
+            lock: |q: &AsyncWait<'_>| broken::lock_async_check_then_add(Attempt(q)),
             ..PROTOCOL
         }),
     );
@@ -690,7 +690,7 @@ fn broken_v1_check_then_add_wait() {
         None,
         "lost wakeup",
         wait_vs_unlock(Variant {
-            wait: |q: &AsyncWait<'_>| broken::wait_unlocked_async_check_then_add(q),
+            wait: |q: &AsyncWait<'_>| broken::wait_unlocked_async_check_then_add(Attempt(q)),
             ..PROTOCOL
         }),
     );
@@ -733,7 +733,7 @@ fn broken_late_win_without_dequeue() {
         None,
         "got Late",
         lock_vs_unlock(Variant {
-            lock: |q: &AsyncWait<'_>| broken::lock_async_late_no_dequeue(q),
+            lock: |q: &AsyncWait<'_>| broken::lock_async_late_no_dequeue(Attempt(q)),
             ..PROTOCOL
         }),
     );
@@ -747,7 +747,7 @@ fn broken_enqueue_outside_queue_lock() {
         None,
         "Causality violation",
         hash_collision(Variant {
-            lock: |q: &AsyncWait<'_>| broken::lock_async_enqueue_unlocked(q),
+            lock: |q: &AsyncWait<'_>| broken::lock_async_enqueue_unlocked(Attempt(q)),
             check_lock_held: false,
             ..PROTOCOL
         }),
