@@ -14,7 +14,23 @@
  *    the right bytes and the write completes;
  *  - disable_wait_is_killable: a process blocked in that write dies of
  *    SIGKILL at once; the reader is unaffected and returns the right bytes
- *    once its fault is resolved.
+ *    once its fault is resolved;
+ *  - unload_waits_idle: rmmod (delete_module, O_NONBLOCK, in a child)
+ *    waits for the reader without bound but idle: with the hung-task
+ *    timeout at HUNG_TIMEOUT_S seconds the child is still waiting
+ *    HUNG_WAIT_S later, in state 'I' of /proc/PID/stat (TASK_IDLE: no
+ *    hung-task report, no load), never 'D'; once the fault is resolved the
+ *    read returns the right bytes, the unload completes with 0 and
+ *    /sys/module/rasync is gone.  A "blocked for more than" report in
+ *    dmesg fails the entry (run_entry.sh's splat scan);
+ *  - unload_refused_after_killed_disable: a writer of enabled=N is
+ *    SIGKILLed in its wait for the blocked reader; rmmod then fails at once
+ *    (EWOULDBLOCK or EBUSY: the module holds a reference on itself while
+ *    readers of the unregistered hook are inside), where it must not sleep
+ *    in module exit; once the fault is resolved the reference goes
+ *    (/sys/module/rasync/refcnt 0) and rmmod succeeds.
+ * Both unloading cases load the module again (RASYNC_KO) for later tests,
+ * whatever happened; every wait is bounded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +59,19 @@
 #define BLOCKED_MS	300
 /* how long a step that should finish may take */
 #define DONE_MS		10000
+/* the hung-task timeout while rmmod waits, and how long we watch rmmod */
+#define HUNG_TIMEOUT_S	2
+#define HUNG_WAIT_S	(4 * HUNG_TIMEOUT_S)
+#define HUNG_TIMEOUT	"/proc/sys/kernel/hung_task_timeout_secs"
+#define HUNG_INTERVAL	"/proc/sys/kernel/hung_task_check_interval_secs"
+/* rmmod's state is sampled every 250 ms; the first second is not judged */
+#define SETTLE_SAMPLES	4
+/* how long a refused rmmod may take to say so */
+#define REFUSE_S	5.0
+/* how long rmmod may take once no reader is inside */
+#define UNLOAD_S	30.0
+#define UNLOAD_TIMEOUT	150
+#define RASYNC_REFCNT	RASYNC_SYSFS "/refcnt"
 
 static const char *const param_files[] = {
 	RASYNC_SYSFS "/parameters/enabled",
@@ -128,6 +157,9 @@ FIXTURE(uffd)
 	void *buf;
 	struct reader r;
 	bool reader_started;
+	pid_t rm_pid;		/* a child in delete_module(), not reaped */
+	int hung_timeout0;	/* the hung-task sysctls to put back, or -1 */
+	int hung_interval0;
 };
 
 FIXTURE_SETUP(uffd)
@@ -140,6 +172,9 @@ FIXTURE_SETUP(uffd)
 	self->uffd = -1;
 	self->buf = MAP_FAILED;
 	self->reader_started = false;
+	self->rm_pid = 0;
+	self->hung_timeout0 = -1;
+	self->hung_interval0 = -1;
 	if (!ru_module_loaded())
 		SKIP(return, "rasync is not loaded");
 	RU_REQUIRE_ASYNC_FS();
@@ -196,6 +231,21 @@ FIXTURE_TEARDOWN(uffd)
 		resolve_fault(self);
 		pthread_join(self->r.thread, NULL);
 	}
+	if (self->hung_timeout0 >= 0)
+		ru_sysctl_set(HUNG_TIMEOUT, self->hung_timeout0);
+	if (self->hung_interval0 >= 0)
+		ru_sysctl_set(HUNG_INTERVAL, self->hung_interval0);
+	if (self->rm_pid > 0) {
+		/* its reader is gone: the unload ends, or was refused */
+		int status;
+
+		if (ru_wait_until(self->rm_pid, &status, ru_now_s() + UNLOAD_S) != 1)
+			TH_LOG("rmmod child %d still blocked at teardown",
+			       (int)self->rm_pid);
+	}
+	/* later tests need the module */
+	if (self->rm_pid && ru_module_ensure_loaded())
+		TH_LOG("reloading %s failed", ru_module_path());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, RU_PAGE);
 	if (self->uffd >= 0)
@@ -318,6 +368,221 @@ TEST_F(uffd, disable_wait_is_killable)
 
 	check_reader_done(_metadata, self);
 	EXPECT_EQ(0, ru_state_get("hooked"));
+}
+
+/* The state letter of /proc/@pid/stat ('R', 'S', 'D', 'I', ...), or '?'. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (ru_read_str(path, buf, sizeof(buf)) < 0)
+		return '?';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+/* /sys/module/rasync/refcnt, or -errno. */
+static int module_refcnt(void)
+{
+	char buf[32];
+	ssize_t n = ru_read_str(RASYNC_REFCNT, buf, sizeof(buf));
+
+	return n < 0 ? (int)n : atoi(buf);
+}
+
+/*
+ * Wait up to DONE_MS for refcnt 0 (an earlier case's killed writer may
+ * still hold a reference for its readers); the last value read.
+ */
+static int wait_refcnt_zero(void)
+{
+	double t0 = ru_now_s();
+	int refcnt;
+
+	while ((refcnt = module_refcnt()) > 0 && ru_now_s() - t0 < DONE_MS / 1000)
+		usleep(10000);
+	return refcnt;
+}
+
+/* A child that calls delete_module("rasync", O_NONBLOCK): exit 0 or errno. */
+static pid_t start_unload(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(uffd) *self)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int ret = ru_module_unload();
+
+		_exit(ret ? (-ret & 0xff) : 0);
+	}
+	if (pid > 0)
+		self->rm_pid = pid;
+	return pid;
+}
+
+/*
+ * Reap the unload child within @secs: its errno (0: unloaded), or -ETIME
+ * if it is still inside delete_module().
+ */
+static int finish_unload(FIXTURE_DATA(uffd) *self, double secs)
+{
+	int status, ret;
+
+	ret = ru_wait_until(self->rm_pid, &status, ru_now_s() + secs);
+	if (ret != 1)
+		return -ETIME;
+	self->rm_pid = -1;	/* reaped; teardown still reloads */
+	if (!WIFEXITED(status))
+		return -ECHILD;
+	return WEXITSTATUS(status);
+}
+
+/* Load the module again; it must come up hooked. */
+static void reload(struct __test_metadata *_metadata)
+{
+	int ret;
+
+	ASSERT_FALSE(ru_module_loaded()) TH_LOG("rmmod returned 0 but %s is there",
+						RASYNC_SYSFS);
+	ret = ru_module_load(ru_module_path(), "");
+	ASSERT_EQ(0, ret) TH_LOG("insmod %s: %s", ru_module_path(), strerror(-ret));
+	ASSERT_EQ(1, ru_state_get("hooked"));
+}
+
+/* SKIP unless the module may be unloaded and loaded again. */
+#define REQUIRE_UNLOADABLE() do {					\
+	if (ru_host_dryrun())						\
+		SKIP(return, "RASYNC_HOST_DRYRUN=1: the module is never unloaded on the host"); \
+	if (access(ru_module_path(), R_OK))				\
+		SKIP(return, "%s is not readable (set RASYNC_KO): could not load rasync again", \
+		     ru_module_path());					\
+} while (0)
+
+TEST_F_TIMEOUT(uffd, unload_waits_idle, UNLOAD_TIMEOUT)
+{
+	char states[HUNG_WAIT_S * 4 + 1] = "";
+	unsigned int ns = 0;
+	double t0;
+	int ret;
+
+	REQUIRE_UNLOADABLE();
+	ASSERT_EQ(0, wait_refcnt_zero()) TH_LOG("rasync is in use before the case");
+	start_blocked_reader(_metadata, self);
+
+	/* a hung-task report within seconds, if rmmod sleeps in 'D' */
+	self->hung_timeout0 = ru_sysctl_get(HUNG_TIMEOUT);
+	if (self->hung_timeout0 >= 0) {
+		ASSERT_EQ(0, ru_sysctl_set(HUNG_TIMEOUT, HUNG_TIMEOUT_S));
+		self->hung_interval0 = ru_sysctl_get(HUNG_INTERVAL);
+		if (self->hung_interval0 >= 0)
+			ASSERT_EQ(0, ru_sysctl_set(HUNG_INTERVAL, HUNG_TIMEOUT_S));
+	} else {
+		TH_LOG("no %s (CONFIG_DETECT_HUNG_TASK=n): checking the task state only",
+		       HUNG_TIMEOUT);
+	}
+
+	ASSERT_LT(0, start_unload(_metadata, self));
+	t0 = ru_now_s();
+	/* every 250 ms: still inside delete_module(), and in which state */
+	while (ru_now_s() - t0 < HUNG_WAIT_S && ns < sizeof(states) - 1) {
+		usleep(250000);
+		states[ns++] = proc_state(self->rm_pid);
+		ASSERT_EQ(-ETIME, finish_unload(self, 0))
+			TH_LOG("rmmod returned while a reader sleeps inside rasync");
+	}
+	states[ns] = 0;
+	TH_LOG("rmmod's state every 250 ms for %d s: %s", HUNG_WAIT_S, states);
+
+	/* put the hung-task timeout back before anything else can wait */
+	if (self->hung_timeout0 >= 0)
+		ru_sysctl_set(HUNG_TIMEOUT, self->hung_timeout0);
+	if (self->hung_interval0 >= 0)
+		ru_sysctl_set(HUNG_INTERVAL, self->hung_interval0);
+	self->hung_timeout0 = self->hung_interval0 = -1;
+
+	/* from SETTLE_SAMPLES on: module exit may take a mutex on its way in */
+	EXPECT_TRUE(strchr(states + SETTLE_SAMPLES, 'D') == NULL)
+		TH_LOG("rmmod slept in 'D' (uninterruptible, hung-task reports) while waiting for the reader");
+	EXPECT_EQ('I', states[ns - 1])
+		TH_LOG("rmmod is in state '%c', want 'I' (TASK_IDLE)", states[ns - 1]);
+
+	check_reader_done(_metadata, self);
+	ret = finish_unload(self, UNLOAD_S);
+	ASSERT_EQ(0, ret) TH_LOG("rmmod once the reader left: %s",
+				 ret == -ETIME ? "still blocked" : strerror(ret));
+	reload(_metadata);
+}
+
+TEST_F_TIMEOUT(uffd, unload_refused_after_killed_disable, UNLOAD_TIMEOUT)
+{
+	const bool rmmod_slept_in_module_exit = true;
+	const bool rmmod_unloaded_with_a_reader_inside = true;
+	double t0, t1;
+	int status, ret, refcnt;
+	pid_t pid;
+
+	REQUIRE_UNLOADABLE();
+	ASSERT_EQ(0, wait_refcnt_zero()) TH_LOG("rasync is in use before the case");
+	start_blocked_reader(_metadata, self);
+
+	/* enabled=N, killed while it waits for the reader */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(ru_set_module_enabled(false) ? 1 : 0);
+	usleep(BLOCKED_MS * 1000);
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
+		TH_LOG("enabled=N returned while a reader sleeps inside rasync");
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(1, ru_wait_until(pid, &status, ru_now_s() + DONE_MS / 1000))
+		TH_LOG("the enabled=N writer did not die of SIGKILL");
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ASSERT_EQ(0, ru_state_get("hooked"));
+	refcnt = module_refcnt();
+	TH_LOG("refcnt with the killed writer's reader inside: %d", refcnt);
+
+	/* rmmod must say "in use" at once, never sleep in module exit */
+	ASSERT_LT(0, start_unload(_metadata, self));
+	t0 = ru_now_s();
+	ret = finish_unload(self, REFUSE_S);
+	t1 = ru_now_s();
+	if (ret == -ETIME) {
+		char st = proc_state(self->rm_pid);
+
+		TH_LOG("rmmod still inside delete_module() after %.0f s (state '%c') with a reader of the unregistered hook inside: it must fail at once",
+		       REFUSE_S, st);
+		/* it cannot be killed: let it finish, then load the module again */
+		check_reader_done(_metadata, self);
+		ret = finish_unload(self, UNLOAD_S);
+		TH_LOG("after the fault was resolved rmmod returned %s",
+		       ret == -ETIME ? "nothing (still blocked)" : strerror(ret));
+		if (ret == 0)
+			reload(_metadata);
+		ASSERT_FALSE(rmmod_slept_in_module_exit);
+	}
+	if (ret == 0) {
+		TH_LOG("rmmod succeeded while a reader sleeps inside rasync");
+		check_reader_done(_metadata, self);
+		reload(_metadata);
+		ASSERT_FALSE(rmmod_unloaded_with_a_reader_inside);
+	}
+	TH_LOG("rmmod: %s after %.0f ms", strerror(ret), (t1 - t0) * 1000);
+	EXPECT_TRUE(ret == EWOULDBLOCK || ret == EBUSY)
+		TH_LOG("rmmod: %s, want EWOULDBLOCK or EBUSY", strerror(ret));
+	ASSERT_TRUE(ru_module_loaded());
+	EXPECT_LT(0, module_refcnt()) TH_LOG("refused, but refcnt is %d", module_refcnt());
+
+	/* the reader leaves: the module's reference goes, rmmod succeeds */
+	check_reader_done(_metadata, self);
+	refcnt = wait_refcnt_zero();
+	ASSERT_EQ(0, refcnt) TH_LOG("refcnt %d %d s after the reader left",
+				    refcnt, DONE_MS / 1000);
+	ASSERT_LT(0, start_unload(_metadata, self));
+	ret = finish_unload(self, UNLOAD_S);
+	ASSERT_EQ(0, ret) TH_LOG("rmmod once the reader left: %s",
+				 ret == -ETIME ? "still blocked" : strerror(ret));
+	reload(_metadata);
 }
 
 TEST_HARNESS_MAIN

@@ -53,7 +53,7 @@ export RASYNC_KO RASYNC_SCRATCH
 DRYRUN=${RASYNC_HOST_DRYRUN:-0}
 SYSCTL=/proc/sys/kernel/io_uring_async_buffered_reads
 
-SPLATS='WARNING:|BUG:|KASAN|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Oops|general protection|UBSAN|list_add corruption|list_del corruption|kernel BUG at|refcount_t:|Poison overwritten'
+SPLATS='WARNING:|BUG:|KASAN|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|blocked for more than|Oops|general protection|UBSAN|list_add corruption|list_del corruption|kernel BUG at|refcount_t:|Poison overwritten'
 
 usage() {
 	echo "usage: $0 [test ...]" >&2
