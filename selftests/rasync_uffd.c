@@ -275,6 +275,22 @@ static void start_blocked_reader(struct __test_metadata *_metadata,
 		TH_LOG("the read returned although its fault is unresolved");
 }
 
+/* A child writing enabled=N, seen waiting for the blocked reader. */
+static pid_t start_blocked_disable(struct __test_metadata *_metadata)
+{
+	int status;
+	pid_t pid = fork();
+
+	/* ASSERT_* longjmp()s out of here: no caller sees a failed fork. */
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(ru_set_module_enabled(false) ? 1 : 0);
+	usleep(BLOCKED_MS * 1000);
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
+		TH_LOG("enabled=N returned while a reader sleeps inside rasync");
+	return pid;
+}
+
 static void check_reader_done(struct __test_metadata *_metadata,
 			      FIXTURE_DATA(uffd) *self)
 {
@@ -345,13 +361,7 @@ TEST_F(uffd, disable_wait_is_killable)
 	long ms;
 
 	start_blocked_reader(_metadata, self);
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0)
-		_exit(ru_set_module_enabled(false) ? 1 : 0);
-	usleep(BLOCKED_MS * 1000);
-	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
-		TH_LOG("enabled=N returned while a reader sleeps inside rasync");
+	pid = start_blocked_disable(_metadata);
 	check_files_readable(_metadata);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -527,13 +537,7 @@ TEST_F_TIMEOUT(uffd, unload_refused_after_killed_disable, UNLOAD_TIMEOUT)
 	start_blocked_reader(_metadata, self);
 
 	/* enabled=N, killed while it waits for the reader */
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0)
-		_exit(ru_set_module_enabled(false) ? 1 : 0);
-	usleep(BLOCKED_MS * 1000);
-	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
-		TH_LOG("enabled=N returned while a reader sleeps inside rasync");
+	pid = start_blocked_disable(_metadata);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(1, ru_wait_until(pid, &status, ru_now_s() + DONE_MS / 1000))
 		TH_LOG("the enabled=N writer did not die of SIGKILL");
