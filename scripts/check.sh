@@ -42,6 +42,15 @@ grep -q "^Subject: \[PATCH 0/$(series | wc -l)\]" "$cover" ||
 	{ echo "# cover letter subject is not [PATCH 0/$(series | wc -l)]"; out=1; }
 result $out cover-letter
 
+# The 7.3 series: git am onto pristine 7.3, checkpatch, cover letter.  Uses
+# the source scripts/fetch-linux-7.3.sh put in the cache; never fetches it.
+if tarball73=$(bash "$RASYNC_ROOT/scripts/fetch-linux-7.3.sh" --path); then
+	bash "$RASYNC_ROOT/scripts/check-series.sh" "$RASYNC_ROOT/patches/7.3" "$tarball73"
+	result $? series-7.3
+else
+	result skip series-7.3 "7.3 source not fetched: scripts/fetch-linux-7.3.sh"
+fi
+
 perl "$ksrc/scripts/checkpatch.pl" --no-tree -q -f "$RASYNC_ROOT"/rust/*.c "$RASYNC_ROOT"/rust/*.h
 result $? checkpatch-shims
 
