@@ -21,6 +21,9 @@ rust-analyzer:
 else
 
 TESTS ?=
+# When make started: `make run` reports its wall time, set-up included.
+RASYNC_MAKE_T0 := $(shell date +%s)
+export RASYNC_MAKE_T0
 
 .PHONY: all setup kernel kernel-debug module module-debug run check bench clean rust-analyzer
 

@@ -8,7 +8,10 @@
 #   RASYNC_BENCH_SIZE         cold file size, fio syntax (default 1G)
 #   RASYNC_BENCH_RUNTIME      seconds per run, time-based with --norandommap;
 #                             0 = size-based, every block read once like the
-#                             seed, published to results/seed (default 30)
+#                             seed, published to results/seed (default 30);
+#                             with a file smaller than guest RAM, `make run`'s
+#                             shape: results/demo (e.g. RASYNC_BENCH_SIZE=256M
+#                             RASYNC_BENCH_RUNTIME=0 RASYNC_BENCH_MEM=1024)
 #   RASYNC_BENCH_ROUNDS       rounds; each runs every row once, order rotated
 #                             (default 5)
 #   RASYNC_BENCH_MEM          guest RAM in MB (default 512)
@@ -30,9 +33,14 @@
 #                             997), table.md gains CPU us per IO by symbol and
 #                             the symbols that make each gap; published to
 #                             results/profile[-one-cpu][-icount][-distro]
+#                             (in `make run`'s shape: results/demo...)
 #   RASYNC_BENCH_TIMEOUT      guest timeout in seconds (default: estimated)
-#   RASYNC_BENCH_PUBLISH      1 (default): write results/latest and
-#                             results/README-section.md; 0: out/bench only
+#   RASYNC_BENCH_PUBLISH      1 (default): write results/<variant>/, splice the
+#                             variant's section into results/README.md and
+#                             regenerate README.md's headline ratios; 0:
+#                             out/bench only
+#   RASYNC_ICOUNT, RASYNC_TCG_THREAD  see qemu/boot.sh; published with an
+#                             "-icount" / "-tcg-single" suffix
 # The full seed experiment, where the machine allows:
 #   RASYNC_BENCH_SIZE=4G RASYNC_BENCH_RUNTIME=0 make bench
 set -euo pipefail
@@ -86,7 +94,7 @@ done
 nrows=$(wc -w <<<"$ROWS")
 size_mb=$(size_mb "$SIZE")
 hot_mb=$(size_mb "$HOT_SIZE")
-((size_mb > MEM)) || log "warning: cold file ($size_mb MiB) is not larger than guest RAM ($MEM MiB): cold runs will hit the cache"
+((size_mb > MEM || RUNTIME == 0)) || log "warning: cold file ($size_mb MiB) is not larger than guest RAM ($MEM MiB): time-based cold runs will hit the cache"
 ((hot_mb * 2 < MEM)) || log "warning: hot file ($hot_mb MiB) may not fit in the page cache of a $MEM MiB guest"
 # Files + 10% + 256 MiB for ext4 metadata and the journal.
 disk_mb=$(((size_mb + hot_mb) * 11 / 10 + 256))
@@ -127,6 +135,15 @@ if [ "$PROFILE" = 1 ]; then
 	[ "$SMP" != 1 ] || variant+=-one-cpu
 	[ -z "${RASYNC_ICOUNT:-}" ] || variant+=-icount
 fi
+# size-based on a file that fits in guest RAM: `make run`'s shape (every
+# block read once, nothing reclaimed), results/demo[-one-cpu][-icount]
+if [ "$RUNTIME" = 0 ] && ((size_mb < MEM)); then
+	variant=demo
+	[ "$SMP" != 1 ] || variant+=-one-cpu
+	[ -z "${RASYNC_ICOUNT:-}" ] || variant+=-icount
+fi
+# all vCPUs on one host thread (icount runs that way anyway)
+[ "${RASYNC_TCG_THREAD:-multi}" = multi ] || [ -n "${RASYNC_ICOUNT:-}" ] || variant+="-tcg-$RASYNC_TCG_THREAD"
 [ "$KERNEL" = run ] || variant+="-$KERNEL"
 
 start=$(date +%s)
@@ -248,7 +265,8 @@ report=(python3 "$RASYNC_ROOT/scripts/bench_report.py" --log "$out/guest.log" --
 	--hostload "$out/hostload.txt" --out "$out")
 if [ "$PUBLISH" = 1 ]; then
 	report+=(--latest "$RASYNC_ROOT/results/$variant" --readme "$RASYNC_ROOT/results/README-section-$variant.md"
-		--splice "$RASYNC_ROOT/README.md")
+		--splice "$RASYNC_ROOT/results/README.md" --headline "$RASYNC_ROOT/README.md"
+		--results "$RASYNC_ROOT/results")
 fi
 rrc=0
 "${report[@]}" || rrc=$?

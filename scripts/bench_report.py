@@ -2,13 +2,19 @@
 """Turn the raw output of `make bench` into JSON, a markdown table and a plot.
 
     bench_report.py --log GUEST.LOG --meta META.TXT --out DIR
-                    [--latest results/latest] [--readme results/README-section.md]
+                    [--latest results/VARIANT] [--readme results/README-section-VARIANT.md]
+                    [--splice results/README.md] [--headline README.md [--results results]]
+    bench_report.py --headline README.md      # only README's headline ratios
 
 GUEST.LOG is qemu/guest-bench.sh's stdout: per run, fio's JSON and the
 measurements taken around it between "@@" markers.  META.TXT holds the host's
 key=value facts (scripts/bench.sh).  Writes DIR/runs/*.json (one per run),
 DIR/runs.json, DIR/table.md, DIR/plot.svg; with --latest, copies the last
-three there; with --readme, writes the README "## Benchmark" section.
+three there; with --readme, writes the variant's "## Benchmark..." section,
+which --splice puts in place of the one of the same heading in
+results/README.md; --headline regenerates README.md's table of headline
+ratios from every results/*/runs.json.  The A/A verdicts come from
+bench_stats.py, which `make run`'s summary shares.
 Standard library only.  Exit status 0 even if targets are missed (they are
 reported, not asserted); 1 if no run could be parsed.
 """
@@ -22,6 +28,8 @@ import statistics
 import sys
 
 import bench_profile
+import bench_stats
+from bench_stats import med_range, ratio, rfmt
 
 # The row table, qemu/bench-rows.tsv: key, number, cache, colour, short, label.
 ROWS_TSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu", "bench-rows.tsv")
@@ -249,47 +257,18 @@ def build_run(raw):
     return run
 
 
-def med_range(vals):
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return None
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
-
-
 METRICS = ["iops", "clat_p50_us", "clat_p99_us", "cpu_pct", "io_phase_cpu_pct", "cpu_us_per_io",
            "ctx_total", "ctx_per_io", "iowq_events", "peak_iou_wrk", "wall_s", "user_s", "sys_s",
            "disk_reads_per_io", "slat_p50_us", "slat_p99_us", "mlocked_mb", "refaults_per_io"]
 
 
 def summarize(runs):
-    summ = {}
-    for key, *_ in ROWS:
+    summ = bench_stats.summarize(runs, [key for key, *_ in ROWS], METRICS)
+    for key, s in summ.items():
         rr = [r for r in runs if r["row"] == key and not r["errors"]]
-        if not rr:
-            continue
-        s = {m: med_range([r.get(m) for r in rr]) for m in METRICS}
         names = list(dict.fromkeys(k for r in rr for k in r["rasync_stats"]))
         s["rasync_stats"] = {k: med_range([r["rasync_stats"].get(k) for r in rr]) for k in names}
-        s["runs"] = len(rr)
-        summ[key] = s
     return summ
-
-
-def ratio(runs, summ, a, b, metric="iops"):
-    """Ratio of medians a/b, and the spread of the per-round ratios."""
-    if a not in summ or b not in summ or not summ[a][metric] or not summ[b][metric]:
-        return None
-    ma, mb = summ[a][metric]["median"], summ[b][metric]["median"]
-    if not mb:
-        return None
-    per = []
-    for rnd in sorted({r["round"] for r in runs}):
-        x = [r.get(metric) for r in runs if r["round"] == rnd and r["row"] == a and not r["errors"]]
-        y = [r.get(metric) for r in runs if r["round"] == rnd and r["row"] == b and not r["errors"]]
-        if x and y and x[0] is not None and y[0]:
-            per.append(x[0] / y[0])
-    return {"value": ma / mb, "per_round": per,
-            "min": min(per) if per else None, "max": max(per) if per else None}
 
 
 def iowq_runs(runs, rows, clean=False):
@@ -382,22 +361,11 @@ def ratios_and_targets(runs, summ):
 
 # ---------------------------------------------------------------- formatting
 
-def noise_floor(aa):
-    """Largest deviation from 1 of the A/A ratio (median and every round)."""
-    if not aa:
-        return None
-    vals = [aa["value"]] + [x for x in (aa.get("min"), aa.get("max")) if x is not None]
-    return max(abs(v - 1) for v in vals)
-
-
-def noise_verdict(r, aa, name):
-    """' — outside/within the A/A noise floor (±x%)' for a ratio, or ''."""
-    floor = noise_floor(aa)
-    if r is None or floor is None or name.startswith("A/A"):
+def noise_verdict(r, aa, name, metric="iops"):
+    """The verdict suffix of a ratio (bench_stats.verdict_text), none for A/A."""
+    if name.startswith("A/A"):
         return ""
-    dev = abs(r["value"] - 1)
-    where = "outside" if dev > floor else "within"
-    return f" — {where} the A/A noise floor (±{floor * 100:.1f}%)"
+    return bench_stats.verdict_text(r, aa, metric)
 
 
 def fmt(x, nd=0):
@@ -414,15 +382,6 @@ def cell(s, nd=0):
     if s["n"] == 1 or s["min"] == s["max"]:
         return fmt(s["median"], nd)
     return f"{fmt(s['median'], nd)} ({fmt(s['min'], nd)}–{fmt(s['max'], nd)})"
-
-
-def rfmt(r, nd=3):
-    if r is None:
-        return "–"
-    s = f"{r['value']:.{nd}f}×"
-    if r.get("min") is not None and len(r.get("per_round", [])) > 1:
-        s += f" (rounds {r['min']:.{nd}f}–{r['max']:.{nd}f})"
-    return s
 
 
 def jump_label_text(meta):
@@ -547,7 +506,10 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
             continue
         kind = "cpu" if "CPU per IO" in name else "slat" if "submit time" in name else "iops"
         temp = "mp" if "memory pressure" in name else "hot" if "hot" in name else "cold"
-        out.append(f"| {name} | {rfmt(r)}{noise_verdict(r, floors[kind].get(temp), name)} |")
+        metric = {"cpu": "cpu_us_per_io", "slat": "slat_p99_us"}.get(kind, "iops")
+        if "CPU %" in name:
+            metric = "cpu_pct"
+        out.append(f"| {name} | {rfmt(r)}{noise_verdict(r, floors[kind].get(temp), name, metric)} |")
     ev = rat["iowq_events_rows_3_4"]
     evs = ", ".join(f"{SHORT[k].split(' ', 1)[0]}: {'/'.join(str(x) for x in v)}"
                     for k, v in ev.items() if v)
@@ -769,6 +731,7 @@ MEMPRESSURE_HEADING = "## Benchmark: memory pressure"
 
 
 SEED_HEADING = "## Benchmark: the seed's full experiment"
+DEMO_HEADING = "## Benchmark: the demo's shape"
 PROFILE_HEADING = "## Benchmark: where the CPU time per IO goes"
 
 
@@ -788,6 +751,28 @@ def variant_section(heading, intro, table, meta):
 
 def readme_section(table, meta, guest, layout):
     acc = meta.get("accel", "?").upper()
+    if meta.get("variant", "").startswith("demo"):
+        single = meta.get("tcg_thread") not in (None, "", "multi") and not meta.get("icount")
+        return variant_section(
+            DEMO_HEADING + ("" if meta.get("guest_smp") != "1" else ", one vCPU")
+            + ("" if not meta.get("icount") else ", instructions")
+            + ("" if not single else ", one host thread for all vCPUs")
+            + ("" if meta.get("kernel_variant") != "distro" else ", distro-like kernel"),
+            "The shape `make run` shows (published to `results/" + meta.get("variant", "?") + "/`): "
+            "a " + meta.get("size", "?") + " file in a " + meta.get("guest_mem_mb", "?") + " MiB "
+            "guest, size-based (`RASYNC_BENCH_RUNTIME=0`: every 4 KiB block read once, in random "
+            "order), so the file fits in RAM and nothing is reclaimed; caches dropped before each "
+            "run. `make run` prints three rounds of it in one boot; this is the same shape over "
+            + meta.get("rounds", "?") + " rounds with the A/A row."
+            + (" Every run under `perf record -e cpu-clock -a` (`RASYNC_BENCH_PROFILE=1`, "
+               + meta.get("profile_hz", "?") + " Hz on every CPU): the profile tables split each "
+               "row's CPU µs per IO by function." if meta.get("profile") == "1" else "")
+            + (" Under `-icount shift=" + meta["icount"] + "`: CPU µs per IO counts guest "
+               "instructions, whatever else the host runs." if meta.get("icount") else "")
+            + (" With `RASYNC_TCG_THREAD=" + meta.get("tcg_thread", "?") + "`: every vCPU on one "
+               "host thread, where guest atomics and barriers cost no more than other "
+               "instructions." if single else ""),
+            table, meta)
     if meta.get("profile") == "1":
         return variant_section(
             PROFILE_HEADING + ("" if meta.get("guest_smp") != "1" else ", one vCPU")
@@ -925,6 +910,83 @@ def readme_section(table, meta, guest, layout):
     return "\n".join(lines) + "\n"
 
 
+# The headline ratios README.md quotes, one table for all variants:
+# (results directory, what, ratio key, A/A ratio key, metric).
+HEADLINE = [
+    ("demo", "rasync / stock 6.12 IOPS, `make run`'s shape", "rasync_over_stock_iops_cold",
+     "aa_iops_cold", "iops"),
+    ("demo", "rasync / io-wq IOPS, `make run`'s shape", "rasync_over_iowq_iops", "aa_iops_cold", "iops"),
+    ("demo", "rasync / io-wq CPU per IO, `make run`'s shape", "rasync_over_iowq_cpu_per_io",
+     "aa_cpu_per_io_cold", "cpu_us_per_io"),
+    ("demo-icount", "rasync / stock instructions per IO, `make run`'s shape",
+     "rasync_over_stock_cpu_per_io_cold", "aa_cpu_per_io_cold", "cpu_us_per_io"),
+    ("latest", "rasync / io-wq IOPS, cold, file 2× RAM", "rasync_over_iowq_iops", "aa_iops_cold", "iops"),
+    ("latest", "rasync / io-wq CPU per IO, cold", "rasync_over_iowq_cpu_per_io", "aa_cpu_per_io_cold",
+     "cpu_us_per_io"),
+    ("latest", "rasync / stock 6.12 IOPS, cold", "rasync_over_stock_iops_cold", "aa_iops_cold", "iops"),
+    ("latest", "rasync / stock 6.12 IOPS, hot", "rasync_over_stock_iops_hot", "aa_iops_hot", "iops"),
+    ("latest", "rasync / stock CPU per IO, cold", "rasync_over_stock_cpu_per_io_cold",
+     "aa_cpu_per_io_cold", "cpu_us_per_io"),
+    ("icount", "rasync / stock instructions per IO, cold", "rasync_over_stock_cpu_per_io_cold",
+     "aa_cpu_per_io_cold", "cpu_us_per_io"),
+    ("icount", "rasync / stock instructions per IO, hot", "rasync_over_stock_cpu_per_io_hot",
+     "aa_cpu_per_io_hot", "cpu_us_per_io"),
+    ("one-cpu", "rasync / io-wq IOPS, one vCPU", "rasync_over_iowq_iops", "aa_iops_cold", "iops"),
+    ("one-cpu", "rasync / io-wq CPU per IO, one vCPU", "rasync_over_iowq_cpu_per_io",
+     "aa_cpu_per_io_cold", "cpu_us_per_io"),
+    ("mempressure", "rasync / stock IOPS, memory pressure", "rasync_over_stock_iops_mp", "aa_iops_mp",
+     "iops"),
+]
+HEADLINE_BEGIN = "<!-- headline ratios: generated by scripts/bench_report.py from results/*/runs.json -->"
+HEADLINE_END = "<!-- end of headline ratios -->"
+
+
+def headline_md(results):
+    """README's table of the headline ratios, each with its A/A floor, its
+    verdict and the command behind it, read from the published runs.json."""
+    docs = {}
+    for d, *_ in HEADLINE:
+        p = os.path.join(results, d, "runs.json")
+        if d not in docs and os.path.exists(p):
+            with open(p, encoding="utf-8") as f:
+                docs[d] = json.load(f)
+    out = ["| ratio | value (per-round range) | A/A floor | verdict | results |",
+           "|---|---|---|---|---|"]
+    used = []
+    for d, what, key, aa_key, metric in HEADLINE:
+        doc = docs.get(d)
+        r = doc["ratios"].get(key) if doc else None
+        if not r:
+            continue
+        aa = doc["ratios"].get(aa_key)
+        floor = bench_stats.noise_floor(aa)
+        v = bench_stats.verdict(r, aa, metric)
+        out.append(f"| {what} | {rfmt(r)} | {'±%.1f%%' % (floor * 100) if floor is not None else '–'} "
+                   f"| {v or 'no A/A row'} | [`results/{d}/`](results/{d}/table.md) |")
+        if d not in used:
+            used.append(d)
+    out.append("")
+    for d in used:
+        m = docs[d]["meta"]
+        rounds = m.get("rounds", "?")
+        out.append(f"- `results/{d}/`: `{m.get('command', '?')}` ({m.get('start', '?')[:10]}, "
+                   f"git {m.get('git_head', '?')}, {rounds} round{'s' if rounds != '1' else ''}, "
+                   f"bench wall time {m.get('wall_s', '?')} s)")
+    return "\n".join([HEADLINE_BEGIN] + out + [HEADLINE_END]) + "\n"
+
+
+def splice_headline(path, results):
+    """Replace the text between README's headline markers with headline_md()."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    i, j = text.find(HEADLINE_BEGIN), text.find(HEADLINE_END)
+    if i < 0 or j < i:
+        raise SystemExit(f"{path}: no headline markers ({HEADLINE_BEGIN!r} ... {HEADLINE_END!r})")
+    j += len(HEADLINE_END) + 1
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:i] + headline_md(results) + text[j:])
+
+
 def splice_readme(path, section):
     """Replace the section of README `path` that starts with the first line
     of `section` (up to the next "## " heading or the end) with `section`,
@@ -952,14 +1014,22 @@ def splice_readme(path, section):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--log", required=True)
-    ap.add_argument("--meta", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--log")
+    ap.add_argument("--meta")
+    ap.add_argument("--out")
     ap.add_argument("--latest")
-    ap.add_argument("--splice", help="README.md whose Benchmark section is replaced")
+    ap.add_argument("--splice", help="results/README.md whose section of this variant is replaced")
+    ap.add_argument("--headline", help="README.md whose headline-ratio table is regenerated "
+                    "from the runs.json files under --results")
+    ap.add_argument("--results", help="the published results directory (for --headline)")
     ap.add_argument("--readme")
     ap.add_argument("--hostload", help="lines 'epoch loadavg1 other_qemu_guests' sampled during the run")
     a = ap.parse_args()
+    if a.headline and not a.log:    # only the headline table, from what is published
+        splice_headline(a.headline, a.results or os.path.join(os.path.dirname(a.headline), "results"))
+        return 0
+    if not (a.log and a.meta and a.out):
+        ap.error("--log, --meta and --out are required (or --headline alone)")
 
     with open(a.meta, encoding="utf-8") as f:
         meta = kv_lines(l.rstrip("\n") for l in f)
@@ -1029,6 +1099,8 @@ def main():
             f.write(section)
         if a.splice:
             splice_readme(a.splice, section)
+        if a.headline:
+            splice_headline(a.headline, a.results or os.path.dirname(os.path.abspath(a.latest)))
 
     print(table)
     where = a.latest or a.out

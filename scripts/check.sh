@@ -61,6 +61,11 @@ else
 	result $? loom-model
 fi
 
+# The bench report's and make run's summary arithmetic, and README's
+# headline table against results/ (no guest).
+python3 "$RASYNC_ROOT/scripts/test_reports.py"
+result $? bench-reports
+
 # Builds the module through clippy with warnings as errors.
 guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" debug)
 result $? build-module-clippy-selftests
