@@ -12,6 +12,13 @@ KMAKE_VARS=(LLVM=1 CC=/usr/lib/ccache/clang HOSTCC=/usr/lib/ccache/clang)
 export CCACHE_DIR="$RASYNC_CACHE/ccache"
 export CCACHE_BASEDIR="$RASYNC_CACHE"
 export CCACHE_MAXSIZE=8G
+# bindgen loads the newest libclang it finds; a newer one than the clang that
+# compiles the kernel rejects that clang's flags (clang 14's
+# -enable-trivial-auto-var-init-zero-knowing-it-will-be-removed-from-clang).
+if [ -z "${LIBCLANG_PATH:-}" ] && command -v clang >/dev/null; then
+	LIBCLANG_PATH=/usr/lib/llvm-$(clang -dumpversion | cut -d. -f1)/lib
+	[ -d "$LIBCLANG_PATH" ] && export LIBCLANG_PATH || unset LIBCLANG_PATH
+fi
 
 die() { echo "rasync: ERROR: $*" >&2; exit 1; }
 log() { echo "rasync: $*" >&2; }
