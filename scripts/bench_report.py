@@ -29,7 +29,7 @@ import sys
 
 import bench_profile
 import bench_stats
-from bench_stats import med_range, ratio, rfmt
+from bench_stats import med_range, num, ratio, rfmt
 
 # The row table, qemu/bench-rows.tsv: key, number, cache, colour, short, label.
 ROWS_TSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu", "bench-rows.tsv")
@@ -136,13 +136,6 @@ def parse_log(path):
         cur["errors"].append("run output truncated (guest died?)")
     return {"guest": guest, "layout": layout, "runs": runs, "dmesg": dmesg,
             "done": done, "fatal": fatal}
-
-
-def num(s):
-    try:
-        return float(s)
-    except (TypeError, ValueError):
-        return None
 
 
 def build_run(raw):

@@ -24,6 +24,14 @@ LOWER_IS_BETTER = {"cpu_pct", "io_phase_cpu_pct", "cpu_us_per_io", "slat_p99_us"
 INSIDE = "inside the noise"
 
 
+def num(s):
+    """A float from a field of guest output, or None if it is not one."""
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
 def med_range(vals):
     """{"median", "min", "max", "n"} of the values that are not None, or None."""
     vals = [v for v in vals if v is not None]

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 import bench_stats
-from bench_stats import rfmt
+from bench_stats import num, rfmt
 
 MODES = [("rasync", "rasync"), ("stock", "stock 6.12"), ("stock_aa", "stock A/A"), ("iowq", "io-wq")]
 LABEL = dict(MODES)
@@ -36,13 +36,6 @@ def kv(words):
             k, v = w.split("=", 1)
             out[k] = v
     return out
-
-
-def num(s):
-    try:
-        return float(s)
-    except (TypeError, ValueError):
-        return None
 
 
 def parse(path):
