@@ -92,7 +92,7 @@ struct writer_a {
 	pthread_t thread;
 	int ret;
 	double t_end;
-	_Atomic int done;
+	int done;
 };
 
 static void *writer_a_main(void *arg)
@@ -101,19 +101,8 @@ static void *writer_a_main(void *arg)
 
 	a->ret = ru_set_module_enabled(false);
 	a->t_end = ru_now_s();
-	atomic_store(&a->done, 1);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
 	return NULL;
-}
-
-/* Wait until ru_now_s() passes @end for *@flag; true if it was set. */
-static bool wait_done(_Atomic int *flag, double end)
-{
-	while (!atomic_load(flag)) {
-		if (ru_now_s() > end)
-			return atomic_load(flag);
-		usleep(1000);
-	}
-	return true;
 }
 
 FIXTURE(toggle)
@@ -180,7 +169,7 @@ TEST_F_TIMEOUT(toggle, disable_races_enable, TEST_TIMEOUT)
 		while ((h = ru_state_get("hooked")) == 1 && ru_now_s() - ta < UNHOOK_S)
 			;
 		if (h != 0) {
-			wait_done(&a.done, ru_now_s() + CLEANUP_S);
+			ru_wait_flag(&a.done, ru_now_s() + CLEANUP_S);
 			pthread_join(a.thread, NULL);
 			ASSERT_EQ(0, h) TH_LOG("iteration %u: still hooked %.1f s after enabled=N began (%d)",
 					       n, UNHOOK_S, h);
@@ -196,21 +185,21 @@ TEST_F_TIMEOUT(toggle, disable_races_enable, TEST_TIMEOUT)
 			y_max = tries;
 		if (ret) {
 			/* let A finish before failing */
-			wait_done(&a.done, ru_now_s() + CLEANUP_S);
+			ru_wait_flag(&a.done, ru_now_s() + CLEANUP_S);
 			pthread_join(a.thread, NULL);
 			ASSERT_EQ(0, ret) TH_LOG("iteration %u: enabled=Y failed after %lu tries in %.2f s: %s",
 						 n, tries, tb - ta, strerror(-ret));
 		}
-		if (!wait_done(&a.done, tb + A_BOUND_S)) {
+		if (!ru_wait_flag(&a.done, tb + A_BOUND_S)) {
 			stuck = true;
 			TH_LOG("iteration %u: enabled=N still waiting %.1f s after enabled=Y succeeded (Y took %lu tries, %.3f s after N began): its wait missed the drain it asked for",
 			       n, A_BOUND_S, tries, tb - ta);
 			/* another unregistration drains again and wakes it */
 			ret = ru_set_module_enabled(false);
 			EXPECT_EQ(0, ret) TH_LOG("unsticking enabled=N: %s", strerror(-ret));
-			EXPECT_TRUE(wait_done(&a.done, ru_now_s() + CLEANUP_S))
+			EXPECT_TRUE(ru_wait_flag(&a.done, ru_now_s() + CLEANUP_S))
 				TH_LOG("enabled=N still waiting after another N");
-			if (!atomic_load(&a.done)) {
+			if (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE)) {
 				/* cannot join a stuck writer: leave it to the runner */
 				pthread_detach(a.thread);
 				break;

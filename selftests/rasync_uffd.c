@@ -87,7 +87,7 @@ struct reader {
 	void *buf;
 	ssize_t ret;
 	int err;
-	volatile int done;
+	int done;
 };
 
 static void *reader_main(void *arg)
@@ -103,7 +103,7 @@ static void *reader_main(void *arg)
 struct writer {
 	pthread_t thread;
 	int ret;
-	volatile int done;
+	int done;
 };
 
 static void *writer_main(void *arg)
@@ -115,21 +115,10 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Wait up to @ms for *@flag; true if it was set. */
-static bool wait_flag(volatile int *flag, int ms)
-{
-	for (int i = 0; i < ms; i++) {
-		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-			return true;
-		usleep(1000);
-	}
-	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
-}
-
 struct file_check {
 	pthread_t thread;
 	char msg[256];
-	volatile int done;
+	int done;
 };
 
 /* Read every parameter and debugfs file once: none may block. */
@@ -271,7 +260,7 @@ static void start_blocked_reader(struct __test_metadata *_metadata,
 	ASSERT_EQ(1, poll(&p, 1, DONE_MS)) TH_LOG("the read never faulted on its destination");
 	ASSERT_EQ(sizeof(msg), read(self->uffd, &msg, sizeof(msg)));
 	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
-	ASSERT_FALSE(wait_flag(&self->r.done, BLOCKED_MS))
+	ASSERT_FALSE(ru_wait_flag(&self->r.done, ru_now_s() + BLOCKED_MS / 1000.0))
 		TH_LOG("the read returned although its fault is unresolved");
 }
 
@@ -297,7 +286,7 @@ static void check_reader_done(struct __test_metadata *_metadata,
 	ssize_t bad;
 
 	ASSERT_EQ(0, resolve_fault(self)) TH_LOG("UFFDIO_ZEROPAGE failed");
-	ASSERT_TRUE(wait_flag(&self->r.done, DONE_MS))
+	ASSERT_TRUE(ru_wait_flag(&self->r.done, ru_now_s() + DONE_MS / 1000.0))
 		TH_LOG("the read did not return once its fault was resolved");
 	pthread_join(self->r.thread, NULL);
 	self->reader_started = false;
@@ -312,7 +301,7 @@ static void check_files_readable(struct __test_metadata *_metadata)
 	struct file_check c = { .done = 0 };
 
 	ASSERT_EQ(0, pthread_create(&c.thread, NULL, files_main, &c));
-	ASSERT_TRUE(wait_flag(&c.done, DONE_MS))
+	ASSERT_TRUE(ru_wait_flag(&c.done, ru_now_s() + DONE_MS / 1000.0))
 		TH_LOG("reading the parameter and debugfs files blocked");
 	pthread_join(c.thread, NULL);
 	ASSERT_EQ(0, c.msg[0]) TH_LOG("%s", c.msg);
@@ -328,7 +317,7 @@ TEST_F(uffd, disable_waits_for_blocked_reader)
 	start_blocked_reader(_metadata, self);
 
 	ASSERT_EQ(0, pthread_create(&w.thread, NULL, writer_main, &w));
-	ASSERT_FALSE(wait_flag(&w.done, BLOCKED_MS))
+	ASSERT_FALSE(ru_wait_flag(&w.done, ru_now_s() + BLOCKED_MS / 1000.0))
 		TH_LOG("enabled=N returned (%d) while a reader sleeps inside rasync", w.ret);
 	check_files_readable(_metadata);
 	EXPECT_EQ(0, ru_state_get("hooked")) TH_LOG("still hooked while enabled=N waits");
@@ -341,7 +330,7 @@ TEST_F(uffd, disable_waits_for_blocked_reader)
 					   (unsigned long long)ru_stat(&d, "reads"));
 
 	check_reader_done(_metadata, self);
-	ASSERT_TRUE(wait_flag(&w.done, DONE_MS))
+	ASSERT_TRUE(ru_wait_flag(&w.done, ru_now_s() + DONE_MS / 1000.0))
 		TH_LOG("enabled=N did not complete once the reader left");
 	pthread_join(w.thread, NULL);
 	ASSERT_EQ(0, w.ret) TH_LOG("enabled=N: %s", strerror(-w.ret));

@@ -925,6 +925,16 @@ uint32_t ru_expected_len(uint64_t off, uint32_t len, uint64_t size)
 	return size - off < len ? size - off : len;
 }
 
+bool ru_wait_flag(const int *flag, double end)
+{
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (ru_now_s() > end)
+			return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+		usleep(1000);
+	}
+	return true;
+}
+
 int ru_wait_until(pid_t pid, int *status, double end)
 {
 	pid_t ret;

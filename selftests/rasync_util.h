@@ -57,6 +57,12 @@ int ru_scratch_fs_ok(unsigned long *magic);
  */
 int ru_wait_until(pid_t pid, int *status, double end);
 
+/*
+ * Poll *@flag (set by another thread with a release store) every ms until
+ * ru_now_s() passes @end: true if it was set.
+ */
+bool ru_wait_flag(const int *flag, double end);
+
 /* --- file content ----------------------------------------------------- */
 
 /*
