@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The `rasync:*` trace events (`rasync_trace.h`, fired by `shim_trace.c`) and
-//! the reasons a read gives up with `-EAGAIN`, each counted in `stats`.
+//! the reasons a read gives up with `-EAGAIN`, each counted in `stats`;
+//! also the stock path's `mm_filemap_get_pages`.
+//!
+//! What the module reports, used by the read path: the wrappers do not
+//! fire events, so that they stay what the kernel crate would take.
 //!
 //! Every event first reads its tracepoint's static key, as
 //! `static_key_false()` does without jump labels: a disabled event costs a
@@ -12,6 +16,7 @@ use kernel::prelude::*;
 
 use crate::ffi;
 use crate::fs::File;
+use crate::mapping::Mapping;
 use crate::stats::Stat;
 
 /// Whether the tracepoint `$tp`, a `static` declared in `ffi` (of
@@ -30,7 +35,6 @@ macro_rules! enabled {
             > 0
     };
 }
-pub(crate) use enabled;
 
 /// Which file a read was of, taken before the read while the file is ours
 /// to look at: `rasync_read` fires after the read returned.
@@ -74,6 +78,16 @@ pub(crate) fn start_read(file: &File, index: usize) {
     if enabled!(__tracepoint_rasync_start_read) {
         // SAFETY: The file is open (`File`'s invariant).
         unsafe { ffi::rasync_trace_start_read(file.as_ptr(), index) }
+    }
+}
+
+/// `trace_mm_filemap_get_pages()`: the stock read path's trace event,
+/// with no call unless the event is enabled.
+#[inline]
+pub(crate) fn trace_get_pages(mapping: &Mapping, index: usize, last_index: usize) {
+    if enabled!(__tracepoint_mm_filemap_get_pages) {
+        // SAFETY: The mapping is alive (`Mapping`'s invariant).
+        unsafe { ffi::rasync_trace_get_pages(mapping.as_ptr(), index, last_index) }
     }
 }
 

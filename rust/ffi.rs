@@ -3,9 +3,17 @@
 //! Declarations of C functions and objects that `kernel::bindings` lacks:
 //! the C shims of this module (`shim_*.c`) and kernel exports declared in
 //! `pagemap.h` and `swap.h`, which 6.12's bindings do not include.
+//!
+//! The bottom layer: it imports nothing of this crate, only `kernel` and
+//! `core`, so every other module can use it and none is tied to it in a
+//! circle.
 
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_ulong};
+
+/// `IOCB_NOWAIT`: `(__force int) RWF_NOWAIT`, a cast bindgen cannot
+/// evaluate; [`layout_ok`] checks it against C at load time.
+pub(crate) const IOCB_NOWAIT: i32 = 0x8;
 
 /// `struct wait_page_queue` from `pagemap.h` (opaque in `kernel::bindings`).
 ///
@@ -163,11 +171,10 @@ pub(crate) fn layout_ok() -> bool {
     // SAFETY: The statics are `const` objects of the C shim, initialised at
     // compile time and never written.
     unsafe {
-        rasync_IOCB_NOWAIT == crate::kiocb::IOCB_NOWAIT
+        rasync_IOCB_NOWAIT == IOCB_NOWAIT
             && rasync_sizeof_wait_page_queue == core::mem::size_of::<WaitPageQueueRaw>()
             && rasync_offsetof_wpq_wait == core::mem::offset_of!(WaitPageQueueRaw, wait)
             && rasync_sizeof_wait_page_key == core::mem::size_of::<WaitPageKey>()
             && rasync_offsetof_wpk_page_match == core::mem::offset_of!(WaitPageKey, page_match)
-            && rasync_nr_stats() as usize == crate::stats::Stat::COUNT
     }
 }

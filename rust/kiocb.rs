@@ -9,12 +9,10 @@
 use kernel::bindings;
 use kernel::types::Opaque;
 
+use crate::ffi::IOCB_NOWAIT;
 use crate::fs::File;
 use crate::wait::WaitPageQueue;
 
-/// `IOCB_NOWAIT`: `(__force int) RWF_NOWAIT`, a cast bindgen cannot
-/// evaluate; `ffi::layout_ok()` checks it against C at load time.
-pub(crate) const IOCB_NOWAIT: i32 = 0x8;
 const IOCB_WAITQ: i32 = bindings::IOCB_WAITQ as i32;
 const IOCB_NOIO: i32 = bindings::IOCB_NOIO as i32;
 

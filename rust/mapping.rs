@@ -14,7 +14,6 @@ use kernel::error::{code::*, Error, Result};
 use kernel::types::{ARef, Opaque};
 
 use crate::batch::FolioBatch;
-use crate::events;
 use crate::ffi;
 use crate::folio::{Folio, FolioGuard, NewFolio};
 use crate::fs::{File, Inode};
@@ -224,16 +223,6 @@ impl Mapping {
         read_result(unsafe {
             ffi::filemap_create_folio(file.as_ptr(), self.as_ptr(), pos, batch.as_raw())
         })
-    }
-
-    /// `trace_mm_filemap_get_pages()`: the stock read path's trace event,
-    /// with no call unless the event is enabled.
-    #[inline]
-    pub(crate) fn trace_get_pages(&self, index: usize, last_index: usize) {
-        if events::enabled!(__tracepoint_mm_filemap_get_pages) {
-            // SAFETY: The mapping is alive (type invariant).
-            unsafe { ffi::rasync_trace_get_pages(self.as_ptr(), index, last_index) }
-        }
     }
 }
 

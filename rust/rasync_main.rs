@@ -202,7 +202,7 @@ struct Rasync {
 
 impl kernel::Module for Rasync {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        if !ffi::layout_ok() {
+        if !ffi::layout_ok() || !stats::count_matches_c() {
             pr_err!("C and Rust disagree on a struct layout; rebuild against this kernel\n");
             return Err(EINVAL);
         }

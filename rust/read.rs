@@ -255,7 +255,7 @@ fn get_pages(
             drop(batch.pop());
             return if batch.is_empty() { Err(e) } else { Ok(()) };
         }
-        mapping.trace_get_pages(index, max);
+        events::trace_get_pages(mapping, index, max);
         return Ok(());
     }
 }

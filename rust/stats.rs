@@ -12,7 +12,7 @@ impl Stat {
     /// Adds one to the counter on this CPU.
     #[inline]
     pub(crate) fn inc(self) {
-        // SAFETY: `self as u32` is below `COUNT`, which `ffi::layout_ok()`
+        // SAFETY: `self as u32` is below `COUNT`, which `count_matches_c()`
         // checked against the C array size at load time.
         unsafe { ffi::rasync_stat_inc(self as u32) }
     }
@@ -24,4 +24,10 @@ impl Stat {
 pub(crate) fn read_done() {
     // SAFETY: No preconditions; the C side adds to this CPU's counter.
     unsafe { ffi::rasync_stat_read() }
+}
+
+/// Whether C's array of counters has `Stat::COUNT` entries.
+pub(crate) fn count_matches_c() -> bool {
+    // SAFETY: No preconditions; returns a constant of the C shim.
+    unsafe { ffi::rasync_nr_stats() as usize == Stat::COUNT }
 }
