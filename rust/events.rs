@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The `rasync:*` trace events (`rasync_trace.h`, fired by `shim_trace.c`) and
-//! the reasons a read gives up with `-EAGAIN`, each counted in `stats`;
-//! also the stock path's `mm_filemap_get_pages`.
+//! The `rasync:*` trace events (`shim/rasync_trace.h`, fired by
+//! `shim/trace.c`) and the reasons a read gives up with `-EAGAIN`, each
+//! counted in `stats`; also the stock path's `mm_filemap_get_pages`.
 //!
 //! What the module reports, used by the read path: the wrappers do not
 //! fire events, so that they stay what the kernel crate would take.
@@ -16,11 +16,11 @@ use kernel::prelude::*;
 
 use crate::ffi;
 use crate::fs::File;
-use crate::mapping::Mapping;
+use crate::mm::mapping::Mapping;
 use crate::stats::Stat;
 
 /// Whether the tracepoint `$tp`, a `static` declared in `ffi` (of
-/// `shim_trace.c`, or one the kernel exports), is enabled.
+/// `shim/trace.c`, or one the kernel exports), is enabled.
 macro_rules! enabled {
     ($tp:ident) => {
         // SAFETY: The tracepoint is a static of this module's C object or

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Declarations of C functions and objects that `kernel::bindings` lacks:
-//! the C shims of this module (`shim_*.c`) and kernel exports declared in
+//! the C shims of this module (`shim/*.c`) and kernel exports declared in
 //! `pagemap.h` and `swap.h`, which 6.12's bindings do not include.
 //!
 //! The bottom layer: it imports nothing of this crate, only `kernel` and
@@ -45,7 +45,7 @@ extern "C" {
     static rasync_sizeof_wait_page_key: usize;
     static rasync_offsetof_wpk_page_match: usize;
 
-    // shim_module.c
+    // shim/module.c
     pub(crate) fn rasync_shim_start() -> c_int;
     pub(crate) fn rasync_shim_stop();
     pub(crate) fn rasync_stat_inc(idx: c_uint);
@@ -55,7 +55,7 @@ extern "C" {
     pub(crate) fn rasync_debugfs_exit();
     pub(crate) static mut rasync_hook_only: bool;
 
-    // shim_mm.c
+    // shim/helpers.c
     pub(crate) fn rasync_folio_get(folio: *mut bindings::folio);
     pub(crate) fn rasync_folio_put(folio: *mut bindings::folio);
     pub(crate) fn rasync_flush_dcache_folio(folio: *mut bindings::folio);
@@ -107,7 +107,7 @@ extern "C" {
 
     pub(crate) fn rasync_queued_hist_add(ns: u64);
 
-    // shim_trace.c: the rasync:* events and their tracepoints.
+    // shim/trace.c: the rasync:* events and their tracepoints.
     pub(crate) fn rasync_trace_read(
         dev: u32,
         ino: c_ulong,

@@ -5,13 +5,17 @@
 //! C header: [`include/linux/uio.h`](srctree/include/linux/uio.h)
 //!
 //! Named after the shape later kernels gave it in `rust/kernel/iov.rs`.
+//!
+//! A wrapper, at the top level because the kernel crate keeps it there, so
+//! that it could be proposed as it stands; it imports only `ffi` and
+//! `mm::folio`.
 
 use core::ptr::addr_of_mut;
 use kernel::bindings;
 use kernel::types::Opaque;
 
 use crate::ffi;
-use crate::folio::Folio;
+use crate::mm::folio::Folio;
 
 /// An iterator over the caller's destination buffers.
 ///

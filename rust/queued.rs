@@ -12,11 +12,14 @@
 //! no sample); a request cancelled while queued leaves its note until it is
 //! replaced or a new request at the same address takes it (one wrong
 //! sample).  It is a statistic, never a decision.
+//!
+//! Module glue, called by the hook's entry point around the read path and
+//! never by it: a statistic must not shape a read.
 
 use core::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use kernel::bindings;
 
-use crate::kiocb::Kiocb;
+use crate::fs::Kiocb;
 
 const BUCKETS_SHIFT: u32 = 7;
 

@@ -5,6 +5,9 @@
 //! The module serves `filemap_read()` through the read hook added by
 //! `patches/0002`, which calls it only for files whose fops carry
 //! `FOP_BUFFER_RASYNC`: those take the Rust path in [`read`].
+//!
+//! The crate root and the module's glue: the hook's entry point, module
+//! init and exit.  The layers below are listed with their `mod` lines.
 
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -13,25 +16,29 @@ use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
-mod batch;
-mod events;
+// The layers, bottom up: a module imports from its own group and the
+// groups before it, never from one after it, with one exception:
+// `mm::wait` counts its waits in `stats`.
+//
+// Declarations of C (and of the C shims in `shim/`).
 mod ffi;
-mod folio;
+// Wrappers of kernel objects, laid out as the kernel crate's.
 mod fs;
 mod iov;
-mod kiocb;
-mod mapping;
-mod protocol;
-mod queued;
-mod read;
+mod mm;
 mod sched;
-mod selftest;
+// What the module reports: counters and trace events.
+mod events;
 mod stats;
-mod wait;
+// The read path.
+mod read;
+// The module's glue, with this file: time at `-EIOCBQUEUED`, self-test.
+mod queued;
+mod selftest;
 
+use fs::Kiocb;
 use iov::IovIter;
-use kiocb::Kiocb;
-use wait::WaitPageQueue;
+use mm::wait::WaitPageQueue;
 
 module! {
     type: Rasync,
@@ -206,7 +213,7 @@ impl kernel::Module for Rasync {
             pr_err!("C and Rust disagree on a struct layout; rebuild against this kernel\n");
             return Err(EINVAL);
         }
-        if !folio::order_matches_c()? {
+        if !mm::folio::order_matches_c()? {
             pr_err!("C and Rust disagree on folio_order(); rebuild against this kernel\n");
             return Err(EINVAL);
         }

@@ -21,19 +21,24 @@
 //! unsigned and wraps, so they use the explicit wrapping forms (none of
 //! them can reach the wrap, since the iterator is truncated to
 //! `s_maxbytes`); nothing here can panic on overflow.
+//!
+//! The read path: the layer above the wrappers (`fs`, `iov`, `mm`,
+//! `sched`).  Every raw operation it needs sits in a wrapper, next to the
+//! invariant that makes it sound, so none is written here.  It reports
+//! through `events` and `stats`.
 
 use kernel::bindings;
 use kernel::prelude::*;
 
-use crate::batch::FolioBatch;
 use crate::events;
-use crate::folio::Folio;
+use crate::fs::Kiocb;
 use crate::iov::IovIter;
-use crate::kiocb::Kiocb;
-use crate::mapping::{Mapping, Read};
+use crate::mm::batch::FolioBatch;
+use crate::mm::folio::Folio;
+use crate::mm::mapping::{Mapping, Read};
+use crate::mm::wait::{lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
 use crate::sched;
 use crate::stats::{self, Stat};
-use crate::wait::{lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
 
 const PAGE_SHIFT: u32 = bindings::PAGE_SHIFT;
 const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;

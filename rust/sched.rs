@@ -4,6 +4,9 @@
 //!
 //! C header: [`include/linux/sched.h`](srctree/include/linux/sched.h),
 //! [`include/linux/sched/signal.h`](srctree/include/linux/sched/signal.h)
+//!
+//! A wrapper, so that the read path asks the scheduler through safe
+//! functions and not through `ffi`; it imports only `ffi`.
 
 use crate::ffi;
 

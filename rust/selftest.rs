@@ -6,6 +6,9 @@
 //! It runs on a private folio that no mapping or other task knows, so the
 //! test alone decides when the folio is locked and unlocked and can check
 //! exactly when the callback fires.
+//!
+//! Module glue: it tests `mm::wait` on a folio of its own, beside the
+//! wrappers rather than inside them, so they carry no test code.
 
 use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -15,8 +18,8 @@ use kernel::prelude::*;
 use kernel::types::{ARef, Opaque};
 
 use crate::ffi::{self, WaitPageKey, WaitPageQueueRaw};
-use crate::folio::Folio;
-use crate::wait::{self, lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
+use crate::mm::folio::Folio;
+use crate::mm::wait::{self, lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
 
 const PG_LOCKED: c_int = bindings::pageflags_PG_locked as c_int;
 

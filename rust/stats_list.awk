@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-# Generates Rust's `Stat` from stats_list.h, the one list of rasync's
+# Generates Rust's `Stat` from shim/stats_list.h, the one list of rasync's
 # counters: each RASYNC_STAT(name) there becomes the variant `Name` (name
 # in CamelCase), documented by the one-line comment above it, in order.
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Deliberately broken variants of `rust/protocol.rs`, each with exactly one
-//! change, that the model must catch.  They are written against the same
-//! [`FolioWaitQueue`] trait so that they run on the same model.
+//! Deliberately broken variants of `rust/mm/wait/protocol.rs`, each with
+//! exactly one change, that the model must catch.  They are written
+//! against the same [`FolioWaitQueue`] trait so that they run on the same
+//! model.
 
 use crate::model::{
     callback_unlink_if_match, wake_fn, wake_page_function_with, EntryId, WaitPageKey, World,

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A loom model of what `rust/protocol.rs` runs against in the kernel:
-//! the folio flags word, the hashed folio wait queues (`folio_wait_table`)
-//! and their waker (`folio_unlock()` / `folio_end_writeback()` ->
-//! `folio_wake_bit()` -> `__wake_up_locked_key()` -> wake functions).
+//! A loom model of what `rust/mm/wait/protocol.rs` runs against in the
+//! kernel: the folio flags word, the hashed folio wait queues
+//! (`folio_wait_table`) and their waker (`folio_unlock()` /
+//! `folio_end_writeback()` -> `folio_wake_bit()` -> `__wake_up_locked_key()`
+//! -> wake functions).
 //!
 //! Memory orderings follow the kernel's bit operations on x86 and arm64
 //! alike, as weak as the kernel allows: `folio_trylock()` is
@@ -689,8 +690,8 @@ fn matches(m: MatchFn, w: &World, id: EntryId, key: &mut WaitPageKey) -> bool {
 
 wake_fn! {
     /// io_uring's `io_async_buf_func()` (io_uring/rw.c): `wake_page_match()`
-    /// from `rust/protocol.rs`; on a match, clear IOCB_WAITQ and queue the retry
-    /// (the counted callback), unlink the entry, return 1.
+    /// from `rust/mm/wait/protocol.rs`; on a match, clear IOCB_WAITQ and
+    /// queue the retry (the counted callback), unlink the entry, return 1.
     io_async_buf_func = callback_unlink_if_match(protocol::wake_page_match, 1)
 }
 

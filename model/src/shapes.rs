@@ -4,9 +4,9 @@
 //! doctests can show the misuses that no longer compile: the kernel crate
 //! cannot run doctests, and its types need a kernel.
 //!
-//! The names and signatures are those of `rust/wait.rs`, `rust/folio.rs`
-//! and `rust/mapping.rs` (`Err(Queued)` stands for `Err(EIOCBQUEUED)`);
-//! the bodies are stand-ins.  Each `compile_fail` example has a legal
+//! The names and signatures are those of `rust/mm/wait.rs`,
+//! `rust/mm/folio.rs` and `rust/mm/mapping.rs` (`Err(Queued)` stands for
+//! `Err(EIOCBQUEUED)`); the bodies are stand-ins.  Each `compile_fail` example has a legal
 //! twin that compiles, so it fails for the reason it names and not for a
 //! typo.
 //!

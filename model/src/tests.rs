@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Loom tests: the protocol of `rust/protocol.rs` against the model, and the
-//! broken variants of `broken.rs`, which the model must reject.
+//! Loom tests: the protocol of `rust/mm/wait/protocol.rs` against the
+//! model, and the broken variants of `broken.rs`, which the model must
+//! reject.
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -491,7 +492,7 @@ fn exclusive_sleeper(
 }
 
 // ---------------------------------------------------------------------------
-// The protocol of rust/protocol.rs: every interleaving is correct.
+// The protocol of rust/mm/wait/protocol.rs: every interleaving is correct.
 
 #[test]
 fn a_lock_async_vs_unlock() {

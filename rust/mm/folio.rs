@@ -12,6 +12,8 @@
 //! them.  On x86-64 an acquire load is a plain load, as `test_bit()` plus
 //! `smp_rmb()` is, and `fetch_or`/`fetch_sub` are the `lock`-prefixed
 //! instructions the C bitops and `atomic_dec_and_test()` use.
+//!
+//! A wrapper of `mm`, proposable as it stands: it imports only `ffi`.
 
 use core::ops::Deref;
 use core::ptr::{addr_of_mut, NonNull};
@@ -308,8 +310,8 @@ impl Drop for FolioGuard<'_> {
 /// [`Mapping::add_folio`] uses it (consuming it); it gives no `&Folio`, so
 /// no other operation can reach the folio before it is added.
 ///
-/// [`Mapping::alloc_folio`]: crate::mapping::Mapping::alloc_folio
-/// [`Mapping::add_folio`]: crate::mapping::Mapping::add_folio
+/// [`Mapping::alloc_folio`]: crate::mm::mapping::Mapping::alloc_folio
+/// [`Mapping::add_folio`]: crate::mm::mapping::Mapping::add_folio
 ///
 /// # Invariants
 ///

@@ -20,6 +20,10 @@
 //! 3. A wake function on the hashed queues must set `page_match` for any
 //!    entry of the same folio, or the waker clears `PG_waiters` while
 //!    waiters remain.
+//!
+//! A child of `mm::wait`, its only user.  It imports nothing, not even
+//! `kernel`, because `model/src/lib.rs` compiles this very file on the host
+//! (by `#[path]`).
 
 /// How an async lock or wait attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

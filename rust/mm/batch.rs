@@ -3,13 +3,15 @@
 //! A batch of folio references: `struct folio_batch`.
 //!
 //! C header: [`include/linux/pagevec.h`](srctree/include/linux/pagevec.h)
+//!
+//! A wrapper of `mm`, proposable as it stands: it imports only `mm::folio`.
 
 use core::mem::MaybeUninit;
 use core::ptr::{addr_of_mut, NonNull};
 use kernel::bindings;
 use kernel::types::ARef;
 
-use crate::folio::Folio;
+use crate::mm::folio::Folio;
 
 /// A `struct folio_batch` that owns one reference on each folio it lists.
 ///

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rasync's trace events: each decision a read takes, with its reason.
- * shim_trace.c defines them and the rasync_trace_*() calls that fire them;
+ * trace.c defines them and the rasync_trace_*() calls that fire them;
  * Rust (events.rs) reads an event's static key before it calls, so a
  * disabled event costs a load and a branch on the read path, never a call.
  */

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Async folio locking on the kernel's hashed folio wait queues: the
-//! [`protocol`](crate::protocol) run on real folios with the caller's
+//! [`protocol`] run on real folios with the caller's
 //! `wait_page_queue` (io_uring's `kiocb->ki_waitq`).
 //!
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h),
 //! [`include/linux/wait.h`](srctree/include/linux/wait.h)
+//!
+//! A wrapper of `mm`, with its kernel-free logic in the child module
+//! [`protocol`], which the loom model compiles on the host.  Its one import
+//! above the wrappers is `stats`: it counts its waits.
 
 use core::marker::PhantomData;
 use core::ptr::{addr_of_mut, NonNull};
@@ -13,9 +17,11 @@ use kernel::bindings;
 use kernel::prelude::*;
 
 use crate::ffi::{self, WaitPageKey, WaitPageQueueRaw};
-use crate::folio::{Folio, FolioGuard};
-use crate::protocol::{self, FolioWaitQueue, Outcome};
+use crate::mm::folio::{Folio, FolioGuard};
 use crate::stats::Stat;
+use protocol::{FolioWaitQueue, Outcome};
+
+mod protocol;
 
 /// The right to queue one `struct wait_page_queue` whose owner set
 /// `wait.func` and `wait.private`: io_uring's `kiocb->ki_waitq`, or a

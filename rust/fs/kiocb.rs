@@ -4,14 +4,15 @@
 //!
 //! C header: [`include/linux/fs.h`](srctree/include/linux/fs.h)
 //!
-//! Named after the shape later kernels gave it in `rust/kernel/fs/kiocb.rs`.
+//! Named after the shape later kernels gave it in `rust/kernel/fs/kiocb.rs`,
+//! and kept where they keep it, so that it could be proposed as it stands.
 
 use kernel::bindings;
 use kernel::types::Opaque;
 
 use crate::ffi::IOCB_NOWAIT;
 use crate::fs::File;
-use crate::wait::WaitPageQueue;
+use crate::mm::wait::WaitPageQueue;
 
 const IOCB_WAITQ: i32 = bindings::IOCB_WAITQ as i32;
 const IOCB_NOIO: i32 = bindings::IOCB_NOIO as i32;

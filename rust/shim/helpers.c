@@ -3,7 +3,7 @@
  * rasync: wrappers for the page-cache macros and inlines that Rust cannot
  * express: those with real logic in a macro (readahead control on the
  * stack, allocation hooks), locks, `current`, and debug-build variants.
- * Plain field reads and flag tests are Rust (folio.rs, kiocb.rs, ...).
+ * Plain field reads and flag tests are Rust (mm/folio.rs, fs/kiocb.rs, ...).
  * Each wrapper is exactly the C it names; the logic lives in Rust.
  */
 #include <linux/fs.h>
@@ -121,7 +121,7 @@ struct folio *rasync_alloc_folio(void)
 }
 
 /*
- * folio.rs reads a folio's order from _flags_1 by hand; module init
+ * mm/folio.rs reads a folio's order from _flags_1 by hand; module init
  * compares that with folio_order() and folio_size() on real folios.
  */
 struct folio *rasync_alloc_order_folio(unsigned int order)

@@ -4,6 +4,9 @@
 //!
 //! C header: [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h),
 //! [`include/linux/fs.h`](srctree/include/linux/fs.h)
+//!
+//! A wrapper of `mm`: it imports `ffi`, the other `mm` wrappers and `fs` (a
+//! mapping has a host inode and is read for a file), nothing above them.
 
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
@@ -13,10 +16,10 @@ use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
 use kernel::types::{ARef, Opaque};
 
-use crate::batch::FolioBatch;
 use crate::ffi;
-use crate::folio::{Folio, FolioGuard, NewFolio};
 use crate::fs::{File, Inode};
+use crate::mm::batch::FolioBatch;
+use crate::mm::folio::{Folio, FolioGuard, NewFolio};
 
 /// `AOP_TRUNCATED_PAGE`: the folio went away under us, look it up again.
 const AOP_TRUNCATED_PAGE: i32 = bindings::positive_aop_returns_AOP_TRUNCATED_PAGE as i32;

@@ -2,7 +2,7 @@
 /*
  * The counters of debugfs rasync/stats, in their order: the one list of
  * them, included where RASYNC_STAT(name) is defined.  rasync_shim.h makes
- * the enum of it, shim_module.c the names, Kbuild Rust's `Stat`
+ * the enum of it, module.c the names, Kbuild Rust's `Stat`
  * (stats_list.awk, with each one-line comment as the variant's doc); tests
  * and the bench look the counters up by name.  No include guard.
  */

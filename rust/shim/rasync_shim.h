@@ -24,7 +24,7 @@ struct wait_queue_head;
 
 /* The C side of the Rust/C boundary, called from ffi.rs. */
 
-/* shim_module.c */
+/* module.c */
 extern bool rasync_hook_only;
 int rasync_shim_start(void);
 void rasync_shim_stop(void);
@@ -36,7 +36,7 @@ void rasync_queued_hist_add(u64 ns);
 void rasync_debugfs_init(void);
 void rasync_debugfs_exit(void);
 
-/* shim_mm.c */
+/* helpers.c */
 extern const int rasync_IOCB_NOWAIT;
 extern const size_t rasync_sizeof_wait_page_queue;
 extern const size_t rasync_offsetof_wpq_wait;
@@ -69,7 +69,7 @@ int rasync_filemap_add_folio(struct address_space *mapping,
 void rasync_trace_get_pages(struct address_space *mapping, pgoff_t index,
 			    pgoff_t last_index);
 
-/* shim_trace.c */
+/* trace.c */
 void rasync_trace_read(dev_t dev, unsigned long ino, loff_t pos, size_t count,
 		       int flags, ssize_t ret, bool stock);
 void rasync_trace_queued(struct file *file, pgoff_t index, bool lock);
@@ -77,7 +77,7 @@ void rasync_trace_eagain(struct file *file, pgoff_t index, unsigned int reason);
 void rasync_trace_start_read(struct file *file, pgoff_t index);
 void rasync_trace_woken(struct file *file, loff_t pos, u64 queued_ns);
 
-/* Implemented in Rust (rasync_main.rs), called by shim_module.c. */
+/* Implemented in Rust (rasync_main.rs), called by module.c. */
 int rasync_set_enabled(bool on);
 bool rasync_hooked(void);
 int rasync_run_selftest(void);
