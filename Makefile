@@ -57,9 +57,11 @@ check: setup
 bench: setup
 	bash scripts/bench.sh
 
-# rust-project.json for an editor, against the cached run kernel.
+# rust-project.json for an editor, against the cached run kernel, with the
+# LLVM= that kernel was built with.
 rust-analyzer: kernel
-	$(MAKE) KDIR=$$(bash scripts/build-kernel.sh run) LLVM=1 rust-analyzer
+	$(MAKE) KDIR=$$(bash scripts/build-kernel.sh run) \
+		$$(bash -c '. scripts/lib.sh && echo $${KMAKE_VARS[0]}') rust-analyzer
 
 clean:
 	rm -rf out

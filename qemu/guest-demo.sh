@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make run`, inside the guest: fio io_uring buffered 4K random reads at QD32
 # on ext4 (size-based: every block of the file read once, in random order),
-# served by rasync, by the stock 6.12 path (twice: the A/A pair that measures
+# served by rasync, by the stock path of the running kernel (twice: the A/A pair that measures
 # the noise) and by io-wq (the pre-5.9 behaviour), caches dropped before each
 # run, over several rounds: forward order in odd rounds, reversed in even ones,
 # so that no mode always goes first (ABBA).  One pass per entry of CPUS: the
@@ -27,7 +27,7 @@ echo "== laying out $SIZE test file"
 fio --name=layout --filename=$F --size="$SIZE" --rw=write --bs=1M --eta=never \
 	--ioengine=psync --end_fsync=1 --output=/dev/null
 sync
-echo "@@DEMO-BEGIN size=$SIZE runtime=$RUNTIME rounds=$ROUNDS cpus=$(echo "$CPUS" | tr ' ' ,)" \
+echo "@@DEMO-BEGIN kernel=$(uname -r | cut -d. -f1,2) size=$SIZE runtime=$RUNTIME rounds=$ROUNDS cpus=$(echo "$CPUS" | tr ' ' ,)" \
 	"uname=$(uname -r) fio=$(fio --version) nproc=$(nproc)"
 
 punts() { awk '/Hits:/ { n += $2 } END { print n + 0 }' $T/hist; }

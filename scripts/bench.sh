@@ -153,10 +153,10 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" "$KERNEL") || die "building the $KERNEL kernel/module failed"
 read -r kernel _ <<<"$guest"
 kdir=$(dirname "$(dirname "$(dirname "$(dirname "$kernel")")")")
-ko="$RASYNC_ROOT/out/$KERNEL/rasync.ko"
+ko="$RASYNC_OUT/$KERNEL/rasync.ko"
 [ -f "$ko" ] || die "rasync.ko not found at $ko"
 
-bdir="$RASYNC_ROOT/out/bench"
+bdir="$RASYNC_OUT/bench"
 out="$bdir/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 initrd="$bdir/bench.cpio"

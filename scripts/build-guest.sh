@@ -7,7 +7,7 @@ set -euo pipefail
 variant=$1
 kdir=$(bash "$RASYNC_ROOT/scripts/build-kernel.sh" "$variant")
 ko=$(bash "$RASYNC_ROOT/scripts/build-module.sh" "$variant")
-out="$RASYNC_ROOT/out/$variant"
+out="$RASYNC_OUT/$variant"
 log "building selftests"
 rm -rf "$out/selftests"
 make -s -C "$RASYNC_ROOT/selftests" KSRC="$kdir/source" OUTPUT="$out/selftests-build" \

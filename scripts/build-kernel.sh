@@ -25,13 +25,13 @@ exec 9>"$RASYNC_CACHE/.build.lock"
 flock 9
 
 if [ ! -f "$src/.rasync-ok" ]; then
-	log "unpacking linux-source-6.12 $kver into $src"
+	log "unpacking $KSRC_PKG $kver into $src"
 	rm -rf "$src" && mkdir -p "$src"
 	tar -xf "$KSRC_TARBALL" -C "$src" --strip-components=1
 	for p in $(series); do
 		log "applying $(basename "$p")"
 		patch -d "$src" -p1 -N --batch --quiet <"$p" ||
-			die "patch $(basename "$p") does not apply to linux-source-6.12 $kver"
+			die "patch $(basename "$p") does not apply to $KSRC_PKG $kver"
 	done
 	touch "$src/.rasync-ok"
 fi
@@ -57,11 +57,11 @@ while IFS= read -r line; do
 		! grep -q "^$opt=" "$out/.config" || { log "config: wanted $opt unset"; bad=1; } ;;
 	esac
 done < <(cat "${frags[@]}")
-[ $bad = 0 ] || die "kernel config for '$variant' is missing options (see above; 'make LLVM=1 rustavailable' explains RUST)"
+[ $bad = 0 ] || die "kernel config for '$variant' is missing options (see above; 'make ${KMAKE_VARS[0]} rustavailable' explains RUST)"
 
 # Progress as "step N of about M": M is the step count of this variant's
 # last build here, or of a cold build on the 2-core reference machine.
-steps_file="$RASYNC_CACHE/steps.$variant"
+steps_file="$RASYNC_CACHE/steps.$RASYNC_KERNEL.$variant"
 case $variant in run) steps=1572 ;; debug) steps=1843 ;; distro) steps=1650 ;; esac
 [ -s "$steps_file" ] && steps=$(cat "$steps_file")
 log "building $variant kernel $kver with $(nproc) jobs, about $steps steps (log: $out/build.log)"
@@ -86,6 +86,6 @@ grep -c '^  [A-Z]' "$out/build.log" >"$steps_file" || true
 touch "$out/.rasync-ok"
 log "$variant kernel built in $(($(date +%s) - start))s: $out/arch/x86/boot/bzImage"
 
-# Keep the three newest source keys; older ones only cost disk.
-ls -1dt "$RASYNC_CACHE"/k/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
+# Keep the two newest source keys of this kernel; older ones only cost disk.
+ls -1dt "$RASYNC_CACHE/k/$(kernel_version | tr '~:' '__')"-*/ 2>/dev/null | tail -n +3 | xargs -r rm -rf
 echo "$out"

@@ -8,7 +8,7 @@ set -euo pipefail
 
 variant=${1:-run}
 kdir=$(bash "$RASYNC_ROOT/scripts/build-kernel.sh" "$variant")
-mdir="$RASYNC_ROOT/out/$variant/mod"
+mdir="$RASYNC_OUT/$variant/mod"
 mkdir -p "$mdir"
 # --delete prunes sources only: build products are excluded from it.
 rsync -a --delete --exclude='*.o' --exclude='*.cmd' --exclude='*.ko' --exclude='*.mod*' \
@@ -19,5 +19,5 @@ extra=()
 log "building rasync.ko for the $variant kernel${CLIPPY:+ (clippy)}"
 make -s -C "$kdir" M="$mdir" "${KMAKE_VARS[@]}" "${extra[@]}" \
 	KCFLAGS=-Werror KRUSTFLAGS=-Dwarnings modules
-cp "$mdir/rust/rasync.ko" "$RASYNC_ROOT/out/$variant/rasync.ko"
-echo "$RASYNC_ROOT/out/$variant/rasync.ko"
+cp "$mdir/rust/rasync.ko" "$RASYNC_OUT/$variant/rasync.ko"
+echo "$RASYNC_OUT/$variant/rasync.ko"

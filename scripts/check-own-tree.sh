@@ -8,8 +8,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kdir=$1
+# What the tree was built with (LLVM=1 for 6.12, LLVM=-19 for 7.3), as a user passes it.
+llvm=${KMAKE_VARS[0]}
 ksrc=$(readlink -f "$kdir/source")
-tree="$RASYNC_ROOT/out/own-tree"
+tree="$RASYNC_OUT/own-tree"
 rm -rf "$tree" && mkdir -p "$tree"
 (cd "$RASYNC_ROOT" && git ls-files -z --cached --others --exclude-standard Makefile Kbuild rust selftests |
 	xargs -0 cp --parents -t "$tree")
@@ -17,20 +19,20 @@ rm -rf "$tree" && mkdir -p "$tree"
 say() { echo "# own tree: $*"; }
 bad() { echo "# own tree: FAIL: $*"; exit 1; }
 
-say "make KDIR=$kdir LLVM=1"
-make -s -C "$tree" KDIR="$kdir" LLVM=1 >"$tree.log" 2>&1 || { cat "$tree.log"; bad "module build"; }
+say "make KDIR=$kdir $llvm"
+make -s -C "$tree" KDIR="$kdir" "$llvm" >"$tree.log" 2>&1 || { cat "$tree.log"; bad "module build"; }
 ko=$(cd "$tree" && find . -name rasync.ko)
 [ -n "$ko" ] || bad "no rasync.ko after make KDIR="
 modinfo -F vermagic "$tree/$ko" | grep -q "^$(cat "$kdir/include/config/kernel.release") " ||
 	bad "$ko vermagic is not that of $kdir"
 
 say "make modules_install INSTALL_MOD_PATH=..."
-make -s -C "$tree" KDIR="$kdir" LLVM=1 INSTALL_MOD_PATH="$tree/root" DEPMOD=true \
+make -s -C "$tree" KDIR="$kdir" "$llvm" INSTALL_MOD_PATH="$tree/root" DEPMOD=true \
 	modules_install >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "modules_install"; }
 find "$tree/root/lib/modules" -name 'rasync.ko*' | grep -q . || bad "modules_install installed no rasync.ko"
 
 say "make rust-analyzer"
-make -s -C "$tree" KDIR="$kdir" LLVM=1 rust-analyzer >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "rust-analyzer"; }
+make -s -C "$tree" KDIR="$kdir" "$llvm" rust-analyzer >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "rust-analyzer"; }
 python3 - "$tree" <<'PY' || bad "rust-project.json has no rasync crate depending on kernel"
 import json, pathlib, sys
 tree = pathlib.Path(sys.argv[1])
@@ -42,7 +44,7 @@ assert root and "kernel" in {names[d["crate"]] for d in root[0]["deps"]}
 PY
 
 say "make clean"
-make -s -C "$tree" KDIR="$kdir" LLVM=1 clean >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "clean"; }
+make -s -C "$tree" KDIR="$kdir" "$llvm" clean >>"$tree.log" 2>&1 || { cat "$tree.log"; bad "clean"; }
 left=$(cd "$tree" && find . \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' \) | head -3)
 [ -z "$left" ] || bad "make clean left $left"
 

@@ -16,7 +16,7 @@ bad() { echo "# runner: FAIL: $*"; sed 's/^/# runner output: /' "$t/out" 2>/dev/
 
 mkdir -p "$t/st/kselftest" "$t/scratch" "$t/xfs"
 cp "$RASYNC_ROOT"/selftests/{run_tests.sh,run_entry.sh} "$t/st/"
-cp "$ksrc"/tools/testing/selftests/kselftest/{runner.sh,prefix.pl} "$t/st/kselftest/"
+cp "$ksrc"/tools/testing/selftests/kselftest/{runner.sh,prefix.pl,ktap_helpers.sh} "$t/st/kselftest/"
 echo timeout=3 >"$t/st/settings"
 cat >"$t/st/tests.list" <<'EOF'
 t_pass	ext4

@@ -21,37 +21,20 @@ kdir=$(bash "$RASYNC_ROOT/scripts/build-kernel.sh" debug) || die "debug kernel b
 ksrc="$kdir/source"
 
 echo "TAP version 13"
-echo "# host checks"
-rustfmt --edition 2021 --config-path "$ksrc/.rustfmt.toml" --check "$RASYNC_ROOT"/rust/*.rs
+echo "# host checks (kernel $RASYNC_KERNEL)"
+find "$RASYNC_ROOT/rust" -name '*.rs' -print0 |
+	xargs -0 rustfmt --edition 2021 --config-path "$ksrc/.rustfmt.toml" --check
 result $? rustfmt
 
-out=0
-for p in $(series); do
-	perl "$ksrc/scripts/checkpatch.pl" --no-tree -q "$p" || out=1
-done
-result $out checkpatch-patches
+# Each series: git am onto its pristine kernel, checkpatch, cover letter.
+bash "$RASYNC_ROOT/scripts/check-series.sh" "$RASYNC_ROOT/patches/6.12" /usr/src/linux-source-6.12.tar.xz
+result $? series-6.12
+bash "$RASYNC_ROOT/scripts/check-series.sh" "$RASYNC_ROOT/patches/7.3" \
+	"$(bash "$RASYNC_ROOT/scripts/fetch-linux-7.3.sh" --path)"
+result $? series-7.3
 
-# The cover letter names every patch of the series, by its subject.
-out=0
-cover="$RASYNC_ROOT/patches/0000-cover-letter.patch"
-for p in $(series); do
-	grep -qxF "  $(patch_subject "$p")" "$cover" ||
-		{ echo "# cover letter lacks '$(patch_subject "$p")'"; out=1; }
-done
-grep -q "^Subject: \[PATCH 0/$(series | wc -l)\]" "$cover" ||
-	{ echo "# cover letter subject is not [PATCH 0/$(series | wc -l)]"; out=1; }
-result $out cover-letter
-
-# The 7.3 series: git am onto pristine 7.3, checkpatch, cover letter.  Uses
-# the source scripts/fetch-linux-7.3.sh put in the cache; never fetches it.
-if tarball73=$(bash "$RASYNC_ROOT/scripts/fetch-linux-7.3.sh" --path); then
-	bash "$RASYNC_ROOT/scripts/check-series.sh" "$RASYNC_ROOT/patches/7.3" "$tarball73"
-	result $? series-7.3
-else
-	result skip series-7.3 "7.3 source not fetched: scripts/fetch-linux-7.3.sh"
-fi
-
-perl "$ksrc/scripts/checkpatch.pl" --no-tree -q -f "$RASYNC_ROOT"/rust/*.c "$RASYNC_ROOT"/rust/*.h
+find "$RASYNC_ROOT/rust" \( -name '*.c' -o -name '*.h' \) -print0 |
+	xargs -0 perl "$ksrc/scripts/checkpatch.pl" --no-tree -q -f
 result $? checkpatch-shims
 
 if [ $# -gt 0 ]; then
@@ -66,12 +49,6 @@ fi
 python3 "$RASYNC_ROOT/scripts/test_reports.py"
 result $? bench-reports
 
-# Builds the module through clippy with warnings as errors.
-guest=$(bash "$RASYNC_ROOT/scripts/build-guest.sh" debug)
-result $? build-module-clippy-selftests
-[ -n "$guest" ] || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
-read -r kernel initrd <<<"$guest"
-
 # The guest runner (run_tests.sh on kselftest's runner.sh) with stand-in
 # programs: its KTAP lines, timeouts and case counts.
 bash "$RASYNC_ROOT/scripts/check-runner.sh" "$ksrc"
@@ -82,46 +59,35 @@ result $? guest-runner
 bash "$RASYNC_ROOT/scripts/check-own-tree.sh" "$kdir"
 result $? own-kernel-tree
 
-# /dev/vda: the ext4 scratch fs of the whole suite; then one disk per other
-# file system of the matrix (run_tests.sh runs the data-path tests on each)
-# and a raw disk for block-device reads.
-disk="$RASYNC_ROOT/out/debug/scratch.img"
-bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" 1024 >&2
-disk_args=(--disk "$disk") matrix='' letter=b
-for spec in ext4-1k:512 xfs:512 btrfs:512 f2fs:512 raw:16; do
-	fs=${spec%%:*}
-	img="$RASYNC_ROOT/out/debug/matrix-$fs.img"
-	bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$img" "${spec#*:}" "$fs" >&2
-	disk_args+=(--disk "$img")
-	matrix+="${matrix:+,}vd$letter:$fs"
-	letter=$(echo "$letter" | tr 'a-y' 'b-z')
-done
-
-# RASYNC_CHECK_AFTER: a guest command run after the suite, keeping its exit
-# status; e.g. 'echo WARNING >/sys/kernel/debug/provoke-crash/DIRECT' (lkdtm)
-# shows that a splat after the last test still fails the check.
-guest_cmd="/selftests/run_tests.sh $*"
-[ -z "${RASYNC_CHECK_AFTER:-}" ] || guest_cmd+="; rc=\$?; ${RASYNC_CHECK_AFTER}; exit \$rc"
-echo "# guest suite (debug kernel)"
-glog="$RASYNC_ROOT/out/debug/guest.log"
-bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$initrd" "${disk_args[@]}" \
-	--append "rasync_disks=$matrix" --mem 2048 --timeout "${RASYNC_CHECK_TIMEOUT:-3000}" \
-	--console "$RASYNC_ROOT/out/debug/console.log" -- "$guest_cmd" | tee "$glog"
-grc=${PIPESTATUS[0]}
-summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$glog" | tail -1)
-if [ -z "$summary" ]; then
-	echo "# guest suite produced no summary (exit $grc)"
-	fail=$((fail + 1))
-else
+# The guest suites: the whole suite with the file-system matrix on this
+# kernel; then, on 7.3, the LTS lane on 6.12's debug kernel.
+tally() { # tally <log>: add a check-guest.sh summary to ours
+	local summary gp gf gs
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	[ -n "$summary" ] || { fail=$((fail + 1)); return; }
 	read -r gp _ gf _ gs _ <<<"${summary//,/}"
 	pass=$((pass + gp)) fail=$((fail + gf)) skip=$((skip + ${gs:-0}))
-	[ "$grc" = 0 ] || [ "$gf" != 0 ] || { echo "# guest exited $grc"; fail=$((fail + 1)); }
-fi
-# Last line of defence: a splat the runner could not see (e.g. at power-off).
-if grep -E 'BUG:|KASAN|WARNING:|Kernel panic|possible circular|INFO: task .* blocked' \
-	"$RASYNC_ROOT/out/debug/console.log" >&2; then
-	echo "# kernel splat in the guest console log"
-	fail=$((fail + 1))
+}
+mkdir -p "$RASYNC_OUT"
+echo "# guest suite (kernel $RASYNC_KERNEL, debug build)"
+bash "$RASYNC_ROOT/scripts/check-guest.sh" ext4-1k:512,xfs:512,xfs-16k:512,btrfs:512,f2fs:512,raw:16 "$@" |
+	tee "$RASYNC_OUT/check-guest.log"
+tally "$RASYNC_OUT/check-guest.log"
+
+# The 6.12 LTS lane: the module through clippy, the in-kernel self-test
+# (rasync_module.sh), the read path, the unload waits, the end of the
+# offset range on xfs and the exerciser.
+if [ "$RASYNC_KERNEL" = 6.12 ]; then
+	:
+elif [ $# -gt 0 ]; then
+	result skip lts-6.12 "only guest tests $* were asked for"
+else
+	echo "# LTS lane (kernel 6.12, debug build)"
+	lts_log="$RASYNC_ROOT/out/6.12/check-guest.log"
+	mkdir -p "$(dirname "$lts_log")"
+	RASYNC_KERNEL=6.12 bash "$RASYNC_ROOT/scripts/check-guest.sh" xfs:512 \
+		rasync_module.sh rasync_read rasync_uffd rasync_maxoff@xfs rasync_exerciser | tee "$lts_log"
+	tally "$lts_log"
 fi
 
 echo "# make check took $(($(date +%s) - start)) s"

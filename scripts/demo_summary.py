@@ -17,14 +17,14 @@ import sys
 import bench_stats
 from bench_stats import num, rfmt
 
-MODES = [("rasync", "rasync"), ("stock", "stock 6.12"), ("stock_aa", "stock A/A"), ("iowq", "io-wq")]
-LABEL = dict(MODES)
+# "{k}": the guest kernel's version (@@DEMO-BEGIN kernel=), e.g. "stock 7.3"
+MODES = [("rasync", "rasync"), ("stock", "stock {k}"), ("stock_aa", "stock A/A"), ("iowq", "io-wq")]
 METRICS = ["iops", "cpu_pct", "cpu_us_per_io", "punts"]
 # (what, a, b, metric, the A/A pair's metric)
 RATIOS = [
-    ("rasync / stock 6.12 IOPS", "rasync", "stock", "iops"),
+    ("rasync / stock {k} IOPS", "rasync", "stock", "iops"),
     ("rasync / io-wq IOPS", "rasync", "iowq", "iops"),
-    ("rasync / stock 6.12 CPU per IO", "rasync", "stock", "cpu_us_per_io"),
+    ("rasync / stock {k} CPU per IO", "rasync", "stock", "cpu_us_per_io"),
     ("rasync / io-wq CPU per IO", "rasync", "iowq", "cpu_us_per_io"),
 ]
 
@@ -84,6 +84,7 @@ def fmt(s, nd=0):
 
 def summary(head, runs, done, wall=None):
     out = []
+    k = head.get("kernel", "?")
     size, rt = head.get("size", "?"), head.get("runtime", "?")
     out.append(f"== summary: fio io_uring QD32 4K random reads of a {size} file on ext4, every block "
                f"read once (at most {rt} s), cold cache; {head.get('rounds', '?')} rounds in one boot, "
@@ -97,6 +98,7 @@ def summary(head, runs, done, wall=None):
         out.append(f"   {'mode':<11} {'IOPS':>22}  {'CPU % of a vCPU':>17}  {'CPU µs per IO':>20}  "
                    f"{'io-wq punts':>11}")
         for m, label in MODES:
+            label = label.format(k=k)
             s = summ.get(m)
             if not s:
                 if any(r["row"] == m for r in rr):
@@ -110,6 +112,7 @@ def summary(head, runs, done, wall=None):
             r = bench_stats.ratio(rr, summ, a, b, met)
             if r is None:
                 continue
+            what = what.format(k=k)
             out.append(f"   {what + ':':<32} {rfmt(r)}{bench_stats.verdict_text(r, aa[met], met)}")
         if aa["iops"]:
             out.append(f"   {'A/A stock / stock IOPS:':<32} {rfmt(aa['iops'])}")

@@ -4,28 +4,68 @@
 RASYNC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Builds live outside the checkout so a fresh clone reuses them.
 RASYNC_CACHE=${RASYNC_CACHE:-$HOME/.cache/rasync}
-KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# One-word ccache wrappers: "ccache clang" would leak into rustc's -Clinker.
-KMAKE_VARS=(LLVM=1 CC=/usr/lib/ccache/clang HOSTCC=/usr/lib/ccache/clang)
+# The kernel rasync is built for: 7.3 (default; Debian trixie-backports'
+# linux-source-7.3, fetched by scripts/fetch-linux-7.3.sh) or 6.12 (the LTS,
+# bookworm's linux-source-6.12).  Everything below that differs by kernel
+# is decided here, once.
+RASYNC_KERNEL=${RASYNC_KERNEL:-7.3}
+export RASYNC_KERNEL
+LINUX73_VERSION=7.3.4-1~bpo13+1
+# One bindgen for both kernels: 7.3 wants >= 0.71.1, and 6.12 accepts it.
+BINDGEN_VERSION=0.72.1
+BINDGEN_DIR="$RASYNC_CACHE/tools/bindgen-$BINDGEN_VERSION"
+export PATH="$BINDGEN_DIR/bin:$PATH"
+# ccache's one-word wrappers (a symlink named like the compiler): "ccache
+# clang" would leak into rustc's -Clinker.  Debian ships /usr/lib/ccache/
+# links for its default clang only, so set-up makes ours.
+CCACHE_BIN="$RASYNC_CACHE/ccache-bin"
+case $RASYNC_KERNEL in
+6.12)
+	KSRC_PKG=linux-source-6.12
+	KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+	KCLANG=clang-14 # bookworm's clang: the LTS builds stay as they were
+	KMAKE_VARS=(LLVM=1 CC=/usr/lib/ccache/clang HOSTCC=/usr/lib/ccache/clang)
+	;;
+7.3)
+	KSRC_PKG=linux-source-7.3
+	KSRC_TARBALL="$RASYNC_CACHE/dl/linux-source-7.3-$(echo "$LINUX73_VERSION" | tr '~:' '__')/linux-source-7.3.tar.xz"
+	KCLANG=clang-19 # 7.3 wants LLVM >= 17.0.1: bookworm's clang-19
+	KMAKE_VARS=(LLVM=-19 CC="$CCACHE_BIN/clang-19" HOSTCC="$CCACHE_BIN/clang-19")
+	;;
+*)
+	echo "rasync: ERROR: RASYNC_KERNEL=$RASYNC_KERNEL: this tree builds for 7.3 or 6.12" >&2
+	exit 1
+	;;
+esac
+# bindgen loads the newest libclang it finds; it must be the one of the
+# clang that compiles the kernel, or it rejects that clang's flags.
+LIBCLANG_PATH=/usr/lib/llvm-${KCLANG#clang-}/lib
+export LIBCLANG_PATH
+# Per-kernel build products: out/<kernel>/<variant>/...
+RASYNC_OUT="$RASYNC_ROOT/out/$RASYNC_KERNEL"
+PATCH_DIR="$RASYNC_ROOT/patches/$RASYNC_KERNEL"
+
 export CCACHE_DIR="$RASYNC_CACHE/ccache"
 export CCACHE_BASEDIR="$RASYNC_CACHE"
 export CCACHE_MAXSIZE=8G
-# bindgen loads the newest libclang it finds; a newer one than the clang that
-# compiles the kernel rejects that clang's flags (clang 14's
-# -enable-trivial-auto-var-init-zero-knowing-it-will-be-removed-from-clang).
-if [ -z "${LIBCLANG_PATH:-}" ] && command -v clang >/dev/null; then
-	LIBCLANG_PATH=/usr/lib/llvm-$(clang -dumpversion | cut -d. -f1)/lib
-	[ -d "$LIBCLANG_PATH" ] && export LIBCLANG_PATH || unset LIBCLANG_PATH
-fi
 
 die() { echo "rasync: ERROR: $*" >&2; exit 1; }
 log() { echo "rasync: $*" >&2; }
 
+# The Debian version of the kernel source.
 kernel_version() {
-	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null ||
-		die "linux-source-6.12 is not installed (run scripts/setup.sh)"
+	case $RASYNC_KERNEL in
+	6.12)
+		dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null ||
+			die "linux-source-6.12 is not installed (run scripts/setup.sh)"
+		;;
+	7.3)
+		[ -f "$KSRC_TARBALL" ] || die "linux-source-7.3 is not fetched (run scripts/setup.sh)"
+		echo "$LINUX73_VERSION"
+		;;
+	esac
 }
 
 sha() { sha256sum | cut -c1-12; }
@@ -33,7 +73,7 @@ sha() { sha256sum | cut -c1-12; }
 # The patch series in order, without its cover letter (which has no diff).
 series() {
 	local p
-	for p in "$RASYNC_ROOT"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+	for p in "$PATCH_DIR"/[0-9][0-9][0-9][0-9]-*.patch; do
 		[ "${p##*/}" = 0000-cover-letter.patch ] || echo "$p"
 	done
 }
@@ -52,6 +92,7 @@ src_key() {
 # The config fragments of a kernel variant, merged onto tinyconfig in order.
 config_fragments() {
 	echo "$RASYNC_ROOT/qemu/config/base.config"
+	echo "$RASYNC_ROOT/qemu/config/$RASYNC_KERNEL.config"
 	case $1 in
 	debug | distro) echo "$RASYNC_ROOT/qemu/config/$1.config" ;;
 	esac
@@ -63,7 +104,7 @@ build_key() {
 	{
 		src_key
 		config_fragments "$variant" | xargs cat
-		rustc --version; clang --version | head -1; bindgen --version
+		rustc --version; $KCLANG --version | head -1; bindgen --version
 	} | sha
 }
 

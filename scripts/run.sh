@@ -33,18 +33,18 @@ npasses=$(wc -w <<<"$passes")
 timeout=${RASYNC_RUN_TIMEOUT:-$((300 + npasses * rounds * 4 * (runtime + 20)))}
 
 read -r kernel initrd <<<"$(bash "$RASYNC_ROOT/scripts/build-guest.sh" run)"
-bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$RASYNC_ROOT/out/run/demo.cpio" \
-	--module "$RASYNC_ROOT/out/run/rasync.ko" --selftests "$RASYNC_ROOT/out/run/selftests" \
+bash "$RASYNC_ROOT/qemu/mkinitramfs.sh" "$RASYNC_OUT/run/demo.cpio" \
+	--module "$RASYNC_OUT/run/rasync.ko" --selftests "$RASYNC_OUT/run/selftests" \
 	--extra "$RASYNC_ROOT/qemu/guest-demo.sh:/rasync/demo.sh" >&2
-disk="$RASYNC_ROOT/out/run/scratch.img"
+disk="$RASYNC_OUT/run/scratch.img"
 bash "$RASYNC_ROOT/qemu/mkdisk.sh" "$disk" 1024 >&2
-glog="$RASYNC_ROOT/out/run/demo.log"
+glog="$RASYNC_OUT/run/demo.log"
 log "run: $rounds rounds of rasync, stock, stock (A/A) and io-wq over a $size file," \
 	"passes with $passes vCPU(s) online; guest output in $glog"
 set +e
-bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$RASYNC_ROOT/out/run/demo.cpio" \
+bash "$RASYNC_ROOT/qemu/boot.sh" --kernel "$kernel" --initrd "$RASYNC_OUT/run/demo.cpio" \
 	--disk "$disk" --mem 1024 --smp "$smp" --timeout "$timeout" \
-	--console "$RASYNC_ROOT/out/run/console.log" -- \
+	--console "$RASYNC_OUT/run/console.log" -- \
 	"RASYNC_DEMO_SIZE=$size RASYNC_DEMO_RUNTIME=$runtime RASYNC_DEMO_ROUNDS=$rounds" \
 	"RASYNC_DEMO_CPUS='$passes' sh /rasync/demo.sh" | tee "$glog" | grep -v '^@@'
 rc=${PIPESTATUS[0]}

@@ -43,7 +43,7 @@ check(bench_stats.verdict_text(r(0.8), aa) == " — slower, beyond the noise (A/
       "verdict text: " + bench_stats.verdict_text(r(0.8), aa))
 
 # make run's summary on a made-up log: two passes, three rounds.
-lines = ["@@DEMO-BEGIN size=256M runtime=30 rounds=3 cpus=2,1 nproc=2"]
+lines = ["@@DEMO-BEGIN kernel=7.3 size=256M runtime=30 rounds=3 cpus=2,1 nproc=2"]
 iops = {2: {"rasync": 10000, "stock": 10200, "stock_aa": 9900, "iowq": 15000},
         1: {"rasync": 8000, "stock": 8100, "stock_aa": 8000, "iowq": 5000}}
 cpu = {2: {"rasync": 0.97, "stock": 0.97, "stock_aa": 0.97, "iowq": 1.30},
@@ -63,7 +63,7 @@ head, runs, done = demo_summary.parse(f.name)
 os.unlink(f.name)
 out = demo_summary.summary(head, runs, done, 600)
 check(done and len(runs) == 24, f"demo log: {len(runs)} runs parsed, done={done}")
-for want in ("rasync / stock 6.12 IOPS:        0.980× (rounds 0.980–0.980) — inside the noise",
+for want in ("rasync / stock 7.3 IOPS:         0.980× (rounds 0.980–0.980) — inside the noise",
              "rasync / io-wq IOPS:             0.667× (rounds 0.667–0.667) — slower",
              "rasync / io-wq IOPS:             1.600× (rounds 1.600–1.600) — faster",
              "io-wq kept 1.30 vCPUs busy, rasync 0.97: io-wq's workers ran beside fio",

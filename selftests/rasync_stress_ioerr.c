@@ -694,7 +694,7 @@ TEST_F_TIMEOUT(ioerr, device_reads_no_more_than_stock, TEST_TIMEOUT)
 	static const char *const mode[] = { "stock", "rasync" };
 	long reads[2][2][2];	/* [shape][io_uring?][rasync?] */
 	unsigned int s, u, m, i;
-	int enabled0, res;
+	int enabled0, res = 0;
 
 	if (!ru_module_loaded())
 		SKIP(return, "rasync.ko is not loaded: nothing to compare");

@@ -122,6 +122,13 @@ BASE_DIR=$TMP
 export BASE_DIR
 # shellcheck source=/dev/null # kselftest's, from the kernel tree
 . "$RUNNER"
+# 6.12's run_many() prints the KTAP header and plan itself; since 6.16 its
+# caller does, with ktap_helpers.sh (which runner.sh then sources).
+if command -v ktap_set_plan >/dev/null 2>&1; then
+	ktap_print_header
+	# shellcheck disable=SC2086 # count the list
+	ktap_set_plan "$(set -- $TESTS && echo $#)"
+fi
 # shellcheck disable=SC2086 # split the list
 (cd "$TMP/rasync" && run_many $TESTS)
 
