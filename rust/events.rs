@@ -11,9 +11,9 @@
 //! `static_key_false()` does without jump labels: a disabled event costs a
 //! load and a branch, never a call.
 
-use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
+use crate::compat;
 use crate::ffi;
 use crate::fs::File;
 use crate::mm::mapping::Mapping;
@@ -28,7 +28,10 @@ macro_rules! enabled {
         // `atomic_t` is written with atomic operations only.
         unsafe {
             core::sync::atomic::AtomicI32::from_ptr(
-                core::ptr::addr_of_mut!($crate::ffi::$tp.key.enabled.counter).cast(),
+                core::ptr::addr_of_mut!(
+                    $crate::compat::tracepoint_enabled!($crate::ffi::$tp).counter
+                )
+                .cast(),
             )
         }
         .load(core::sync::atomic::Ordering::Relaxed)
@@ -41,7 +44,7 @@ macro_rules! enabled {
 #[derive(Clone, Copy)]
 pub(crate) struct FileId {
     dev: u32,
-    ino: c_ulong,
+    ino: compat::Ino,
 }
 
 /// Whether `rasync:rasync_read` is on; if so, which file `file` is.

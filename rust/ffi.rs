@@ -11,6 +11,8 @@
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_ulong};
 
+use crate::compat;
+
 /// `IOCB_NOWAIT`: `(__force int) RWF_NOWAIT`, a cast bindgen cannot
 /// evaluate; [`layout_ok`] checks it against C at load time.
 pub(crate) const IOCB_NOWAIT: i32 = 0x8;
@@ -40,10 +42,13 @@ pub(crate) struct WaitPageKey {
 #[allow(improper_ctypes)]
 extern "C" {
     static rasync_IOCB_NOWAIT: c_int;
+    static rasync_IOCB_DONTCACHE: c_int;
     static rasync_sizeof_wait_page_queue: usize;
     static rasync_offsetof_wpq_wait: usize;
     static rasync_sizeof_wait_page_key: usize;
     static rasync_offsetof_wpk_page_match: usize;
+    static rasync_AS_FOLIO_ORDER_MIN: c_uint;
+    static rasync_AS_FOLIO_ORDER_BITS: c_uint;
 
     // shim/module.c
     pub(crate) fn rasync_shim_start() -> c_int;
@@ -75,12 +80,14 @@ extern "C" {
         index: usize,
         nr: usize,
         noio: bool,
+        dropbehind: bool,
     );
     pub(crate) fn rasync_async_readahead(
         mapping: *mut bindings::address_space,
         file: *mut bindings::file,
         folio: *mut bindings::folio,
         last_index: usize,
+        dropbehind: bool,
     );
     pub(crate) fn rasync_fatal_signal_pending() -> bool;
     #[cfg(any(CONFIG_PREEMPT_DYNAMIC, CONFIG_LIVEPATCH, CONFIG_DEBUG_ATOMIC_SLEEP))]
@@ -93,7 +100,12 @@ extern "C" {
     pub(crate) fn rasync_folio_size(folio: *mut bindings::folio) -> usize;
     pub(crate) fn rasync_filemap_alloc_folio(
         mapping: *mut bindings::address_space,
+        dropbehind: bool,
     ) -> *mut bindings::folio;
+    pub(crate) fn rasync_filemap_create_folio(
+        iocb: *mut bindings::kiocb,
+        fbatch: *mut bindings::folio_batch,
+    ) -> c_int;
     pub(crate) fn rasync_filemap_add_folio(
         mapping: *mut bindings::address_space,
         folio: *mut bindings::folio,
@@ -110,7 +122,7 @@ extern "C" {
     // shim/trace.c: the rasync:* events and their tracepoints.
     pub(crate) fn rasync_trace_read(
         dev: u32,
-        ino: c_ulong,
+        ino: compat::Ino,
         pos: i64,
         count: usize,
         flags: c_int,
@@ -137,12 +149,6 @@ extern "C" {
         max: usize,
         fbatch: *mut bindings::folio_batch,
     );
-    pub(crate) fn filemap_create_folio(
-        file: *mut bindings::file,
-        mapping: *mut bindings::address_space,
-        pos: i64,
-        fbatch: *mut bindings::folio_batch,
-    ) -> c_int;
     pub(crate) fn filemap_read_folio(
         file: *mut bindings::file,
         filler: Filler,
@@ -172,9 +178,12 @@ pub(crate) fn layout_ok() -> bool {
     // compile time and never written.
     unsafe {
         rasync_IOCB_NOWAIT == IOCB_NOWAIT
+            && rasync_IOCB_DONTCACHE == compat::IOCB_DONTCACHE.unwrap_or(0)
             && rasync_sizeof_wait_page_queue == core::mem::size_of::<WaitPageQueueRaw>()
             && rasync_offsetof_wpq_wait == core::mem::offset_of!(WaitPageQueueRaw, wait)
             && rasync_sizeof_wait_page_key == core::mem::size_of::<WaitPageKey>()
             && rasync_offsetof_wpk_page_match == core::mem::offset_of!(WaitPageKey, page_match)
+            && rasync_AS_FOLIO_ORDER_MIN == compat::AS_FOLIO_ORDER_MIN
+            && rasync_AS_FOLIO_ORDER_BITS == compat::AS_FOLIO_ORDER_BITS
     }
 }

@@ -20,7 +20,9 @@ use kernel::prelude::*;
 // groups before it, never from one after it, with one exception:
 // `mm::wait` counts its waits in `stats`.
 //
-// Declarations of C (and of the C shims in `shim/`).
+// Declarations of C (and of the C shims in `shim/`), and what differs
+// between the kernels this builds for.
+mod compat;
 mod ffi;
 // Wrappers of kernel objects, laid out as the kernel crate's.
 mod fs;
@@ -40,10 +42,20 @@ use fs::Kiocb;
 use iov::IovIter;
 use mm::wait::WaitPageQueue;
 
+// 7.3's `module!` takes a list of `authors`; 6.12's one `author`.
+#[cfg(rasync_linux = "6.12")]
 module! {
     type: Rasync,
     name: "rasync",
     author: "rasync developers",
+    description: "Async buffered reads (IOCB_WAITQ) for io_uring, in Rust",
+    license: "GPL",
+}
+#[cfg(not(rasync_linux = "6.12"))]
+module! {
+    type: Rasync,
+    name: "rasync",
+    authors: ["rasync developers"],
     description: "Async buffered reads (IOCB_WAITQ) for io_uring, in Rust",
     license: "GPL",
 }

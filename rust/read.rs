@@ -30,6 +30,7 @@
 use kernel::bindings;
 use kernel::prelude::*;
 
+use crate::compat;
 use crate::events;
 use crate::fs::Kiocb;
 use crate::iov::IovIter;
@@ -146,7 +147,7 @@ fn start_folio_read(
     batch: &mut FolioBatch,
 ) -> Result<bool> {
     let file = iocb.file();
-    let folio = mapping.alloc_folio()?;
+    let folio = mapping.alloc_folio(iocb.is_dontcache())?;
     // Hold off truncate and hole punch while the folio is added and its
     // read submitted, as `filemap_create_folio()` does; in io_uring's
     // submitter only if that needs no sleep: io-wq may sleep for it.
@@ -181,13 +182,23 @@ fn get_pages(
     let mapping = file.mapping();
     let pos = iocb.pos();
     let index = (pos >> PAGE_SHIFT) as usize;
-    // The index of the page beyond the end of the read: C's
-    // `DIV_ROUND_UP(ki_pos + count, PAGE_SIZE)`, in its unsigned arithmetic.
+    // The index of the folio beyond the end of the read: C's
+    // `round_up(ki_pos + count, mapping_min_folio_nrbytes(mapping)) >>
+    // PAGE_SHIFT` on 7.3, `DIV_ROUND_UP(ki_pos + count, PAGE_SIZE)` on 6.12,
+    // in C's unsigned arithmetic.
+    let unit = if compat::ROUND_END_TO_MIN_FOLIO {
+        PAGE_SIZE << mapping.min_folio_order()
+    } else {
+        PAGE_SIZE
+    };
     let last_index = ((pos as u64)
         .wrapping_add(count as u64)
-        .wrapping_add(PAGE_SIZE - 1)
-        >> PAGE_SHIFT) as usize;
+        .wrapping_add(unit - 1)
+        & !(unit - 1))
+        >> PAGE_SHIFT;
+    let last_index = last_index as usize;
     let max = last_index.wrapping_sub(1);
+    let dropbehind = iocb.is_dontcache();
 
     loop {
         if sched::fatal_signal_pending() {
@@ -199,7 +210,7 @@ fn get_pages(
                 return Err(events::eagain(file, index, Stat::EagainNoio));
             }
             let nr = last_index.wrapping_sub(index);
-            mapping.sync_readahead(file, index, nr, iocb.is_nowait());
+            mapping.sync_readahead(file, index, nr, iocb.is_nowait(), dropbehind);
             mapping.read_batch(index, max, batch);
         }
         if batch.is_empty() {
@@ -212,7 +223,7 @@ fn get_pages(
                     continue;
                 }
             } else {
-                match mapping.create_folio(file, pos, batch)? {
+                match mapping.create_folio(iocb, batch)? {
                     Read::Done => return Ok(()),
                     Read::Truncated => continue,
                 }
@@ -225,12 +236,17 @@ fn get_pages(
             if iocb.is_noio() {
                 result = Err(events::eagain(file, folio.index(), Stat::EagainNoio));
             } else {
-                mapping.async_readahead(file, folio, last_index);
+                mapping.async_readahead(file, folio, last_index, dropbehind);
             }
         }
         if result.is_ok() && !folio.is_uptodate() {
-            // Folios before this one will be copied: never -EIOCBQUEUED
-            // after that, return them as a short read instead.
+            // Folios before this one will be copied: 7.3 returns them as a
+            // short read at once; 6.12 tries this one without blocking, and
+            // never -EIOCBQUEUED after that.
+            if compat::SHORT_READ_BEFORE_UPDATE && batch.len() > 1 {
+                drop(batch.pop());
+                return Ok(());
+            }
             if iocb.is_waitq() && batch.len() > 1 {
                 iocb.set_nowait();
             }
@@ -287,6 +303,10 @@ pub(crate) fn filemap_read(
     let max_bytes = inode.max_bytes();
 
     // As in C, these early returns drop `already_read`.
+    if compat::REJECT_NEGATIVE_POS && iocb.pos() < 0 {
+        stats::read_done();
+        return EINVAL.to_errno() as isize;
+    }
     if iocb.pos() >= max_bytes || iter.count() == 0 {
         stats::read_done();
         return 0;
@@ -357,6 +377,9 @@ pub(crate) fn filemap_read(
                     break;
                 }
             }
+        }
+        for folio in batch.folios() {
+            folio.end_dropbehind_read();
         }
         batch.clear();
         if iter.count() == 0 || iocb.pos() >= isize || error.is_err() {

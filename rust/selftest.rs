@@ -15,8 +15,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
-use kernel::types::{ARef, Opaque};
+use kernel::types::Opaque;
 
+use crate::compat::aref::ARef;
 use crate::ffi::{self, WaitPageKey, WaitPageQueueRaw};
 use crate::mm::folio::Folio;
 use crate::mm::wait::{self, lock_folio_async, wait_on_folio_locked_async, WaitPageQueue};
@@ -53,11 +54,7 @@ unsafe extern "C" fn waiter_wake(
     // SAFETY: `entry` is `wpq.wait` of a `Waiter` (the only entries with
     // this function); `wpq` is the first field of the `repr(C)` struct and
     // `Opaque` is transparent.
-    let waiter = unsafe {
-        &*kernel::container_of!(entry, WaitPageQueueRaw, wait)
-            .cast_mut()
-            .cast::<Waiter>()
-    };
+    let waiter = unsafe { &*kernel::container_of!(entry, WaitPageQueueRaw, wait).cast::<Waiter>() };
     // SAFETY: The entry and key are valid for the call and the waker holds
     // the lock of the queue the entry is on (the function's contract).
     if !unsafe { wait::wake_page_match(waiter.wpq.get(), key.cast::<WaitPageKey>()) } {

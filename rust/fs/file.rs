@@ -10,9 +10,9 @@
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::bindings;
-use kernel::ffi::c_ulong;
 use kernel::types::Opaque;
 
+use crate::compat;
 use crate::ffi;
 use crate::mm::mapping::Mapping;
 
@@ -58,7 +58,7 @@ impl File {
         // SAFETY: Computes an address inside the open file (type
         // invariant); `f_ra` is the member of the union that regular files
         // use.
-        unsafe { addr_of_mut!((*self.as_ptr()).__bindgen_anon_2.f_ra.prev_pos) }
+        unsafe { addr_of_mut!(compat::file_f_ra!(self.as_ptr()).prev_pos) }
     }
 
     /// `f_ra.prev_pos`: where the previous read of this file ended.
@@ -87,7 +87,7 @@ impl File {
         let flags = unsafe { core::ptr::read_volatile(addr_of_mut!((*self.as_ptr()).f_flags)) };
         if flags & bindings::O_NOATIME == 0 {
             // SAFETY: `f_path` of an open file is valid.
-            unsafe { ffi::touch_atime(addr_of_mut!((*self.as_ptr()).f_path)) }
+            unsafe { ffi::touch_atime(addr_of_mut!(compat::file_f_path!(self.as_ptr()))) }
         }
     }
 }
@@ -132,7 +132,7 @@ impl Inode {
 
     /// `i_sb->s_dev` and `i_ino`: which file this is, for trace events.
     #[inline]
-    pub(crate) fn dev_ino(&self) -> (u32, c_ulong) {
+    pub(crate) fn dev_ino(&self) -> (u32, compat::Ino) {
         // SAFETY: The inode and its superblock are alive (type invariant);
         // both fields are set before the inode is visible and never change.
         unsafe { ((*(*self.0.get()).i_sb).s_dev, (*self.0.get()).i_ino) }

@@ -10,6 +10,7 @@
 use kernel::bindings;
 use kernel::types::Opaque;
 
+use crate::compat;
 use crate::ffi::IOCB_NOWAIT;
 use crate::fs::File;
 use crate::mm::wait::WaitPageQueue;
@@ -45,7 +46,7 @@ impl Kiocb {
     }
 
     #[inline]
-    fn raw(&self) -> *mut bindings::kiocb {
+    pub(crate) fn as_ptr(&self) -> *mut bindings::kiocb {
         self.0.get()
     }
 
@@ -54,7 +55,7 @@ impl Kiocb {
     pub(crate) fn flags(&self) -> i32 {
         // SAFETY: The kiocb is valid and no wait entry is queued yet (type
         // invariant), so nobody writes the field concurrently.
-        unsafe { (*self.raw()).ki_flags }
+        unsafe { (*self.as_ptr()).ki_flags }
     }
 
     /// `IOCB_NOWAIT`: the caller cannot block.
@@ -76,19 +77,29 @@ impl Kiocb {
         self.flags() & IOCB_WAITQ != 0
     }
 
+    /// `IOCB_DONTCACHE` (`RWF_DONTCACHE`, 7.3): the read's folios are not
+    /// to stay in the page cache.  Never set on 6.12.
+    #[inline]
+    pub(crate) fn is_dontcache(&self) -> bool {
+        match compat::IOCB_DONTCACHE {
+            Some(flag) => self.flags() & flag != 0,
+            None => false,
+        }
+    }
+
     /// Sets `IOCB_NOWAIT`: from here on the read may only return what it
     /// has, never block or queue.
     #[inline]
     pub(crate) fn set_nowait(&self) {
         // SAFETY: As in `flags`; only this task writes the field now.
-        unsafe { (*self.raw()).ki_flags |= IOCB_NOWAIT }
+        unsafe { (*self.as_ptr()).ki_flags |= IOCB_NOWAIT }
     }
 
     /// `ki_pos`.
     #[inline]
     pub(crate) fn pos(&self) -> i64 {
         // SAFETY: The kiocb is valid (type invariant).
-        unsafe { (*self.raw()).ki_pos }
+        unsafe { (*self.as_ptr()).ki_pos }
     }
 
     /// `ki_pos += bytes`, wrapping as in C (the read is bounded by
@@ -97,7 +108,7 @@ impl Kiocb {
     pub(crate) fn advance(&self, bytes: usize) {
         // SAFETY: The kiocb is valid (type invariant) and only this task
         // writes `ki_pos`.
-        unsafe { (*self.raw()).ki_pos = self.pos().wrapping_add(bytes as i64) }
+        unsafe { (*self.as_ptr()).ki_pos = self.pos().wrapping_add(bytes as i64) }
     }
 
     /// `ki_filp`.
@@ -105,7 +116,7 @@ impl Kiocb {
     pub(crate) fn file(&self) -> &File {
         // SAFETY: The file is open for as long as the kiocb is borrowed
         // (type invariant).
-        unsafe { File::from_raw((*self.raw()).ki_filp) }
+        unsafe { File::from_raw((*self.as_ptr()).ki_filp) }
     }
 
     /// `ki_waitq`, the wait entry io_uring armed, under `IOCB_WAITQ` only:
@@ -129,6 +140,6 @@ impl Kiocb {
         // wake function `io_async_buf_func()` goes through
         // `wake_page_match()` and unlinks the entry.  The caller takes the
         // one handle of this read.
-        Some(unsafe { WaitPageQueue::from_raw((*self.raw()).__bindgen_anon_1.ki_waitq.cast()) })
+        Some(unsafe { WaitPageQueue::from_raw(compat::kiocb_ki_waitq!(self.as_ptr()).cast()) })
     }
 }

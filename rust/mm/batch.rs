@@ -9,8 +9,8 @@
 use core::mem::MaybeUninit;
 use core::ptr::{addr_of_mut, NonNull};
 use kernel::bindings;
-use kernel::types::ARef;
 
+use crate::compat::aref::ARef;
 use crate::mm::folio::Folio;
 
 /// A `struct folio_batch` that owns one reference on each folio it lists.

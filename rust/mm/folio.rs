@@ -20,8 +20,12 @@ use core::ptr::{addr_of_mut, NonNull};
 use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::error::{to_result, Result};
-use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+use kernel::types::Opaque;
 
+use crate::compat::{
+    self,
+    aref::{ARef, AlwaysRefCounted},
+};
 use crate::ffi;
 
 const PAGE_SHIFT: u32 = bindings::PAGE_SHIFT;
@@ -58,11 +62,7 @@ impl Folio {
         // is visible to others every writer uses atomic bit operations on it
         // (the non-atomic `__folio_set_*()` forms are for folios nobody else
         // can see yet: a `NewFolio`, which gives no `&Folio`).
-        unsafe {
-            AtomicUsize::from_ptr(
-                addr_of_mut!((*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.flags).cast(),
-            )
-        }
+        unsafe { AtomicUsize::from_ptr(addr_of_mut!(compat::folio_flags!(self.as_ptr())).cast()) }
     }
 
     #[inline]
@@ -81,6 +81,23 @@ impl Folio {
     #[inline]
     pub(crate) fn is_uptodate(&self) -> bool {
         self.test(PG_UPTODATE, Ordering::Acquire)
+    }
+
+    /// 7.3's `filemap_end_dropbehind_read()`, after a read copied from the
+    /// folio: a drop-behind folio (created or read ahead for an
+    /// `RWF_DONTCACHE` read) leaves the page cache unless it is dirty,
+    /// under writeback, mapped or locked.  A flag test when it is not
+    /// drop-behind; nothing at all on 6.12.
+    #[inline]
+    pub(crate) fn end_dropbehind_read(&self) {
+        let Some(bit) = compat::PG_DROPBEHIND else {
+            return;
+        };
+        if self.test(bit, Ordering::Relaxed) {
+            // SAFETY: The folio is alive and referenced for `&self` (type
+            // invariant).
+            unsafe { compat::end_dropbehind_read(self.as_ptr()) }
+        }
     }
 
     /// `folio_test_readahead()`.
@@ -147,7 +164,7 @@ impl Folio {
         // SAFETY: The folio is alive (type invariant); `index` does not
         // change while a reference is held (truncation leaves it, and a
         // split, which our reference prevents, keeps the head's).
-        unsafe { (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.index }
+        unsafe { compat::folio_index!(self.as_ptr()) }
     }
 
     /// `folio_pos()`: byte offset of the folio in its file (the C

@@ -11,13 +11,14 @@
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
 use core::ptr::{addr_of_mut, NonNull};
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::error::{code::*, Error, Result};
-use kernel::types::{ARef, Opaque};
+use kernel::types::Opaque;
 
+use crate::compat::{self, aref::ARef};
 use crate::ffi;
-use crate::fs::{File, Inode};
+use crate::fs::{File, Inode, Kiocb};
 use crate::mm::batch::FolioBatch;
 use crate::mm::folio::{Folio, FolioGuard, NewFolio};
 
@@ -92,29 +93,64 @@ impl Mapping {
         unsafe { ffi::filemap_get_read_batch(self.as_ptr(), index, max, batch.as_raw()) }
     }
 
-    /// `page_cache_sync_readahead()`, under `memalloc_noio_save()` when
-    /// `noio` (an `IOCB_NOWAIT` read must not recurse into I/O).  Nothing
-    /// if `file` does not read through this mapping.
-    pub(crate) fn sync_readahead(&self, file: &File, index: usize, nr: usize, noio: bool) {
+    /// `page_cache_sync_ra()`, under `memalloc_noio_save()` when `noio` (an
+    /// `IOCB_NOWAIT` read must not recurse into I/O), marking the folios it
+    /// adds drop-behind if `dropbehind` (7.3).  Nothing if `file` does not
+    /// read through this mapping.
+    pub(crate) fn sync_readahead(
+        &self,
+        file: &File,
+        index: usize,
+        nr: usize,
+        noio: bool,
+        dropbehind: bool,
+    ) {
         if !self.is_of(file) {
             return;
         }
         // SAFETY: Mapping and file are alive (type invariants) and belong
         // together, as `->readahead` expects.
-        unsafe { ffi::rasync_sync_readahead(self.as_ptr(), file.as_ptr(), index, nr, noio) }
+        unsafe {
+            ffi::rasync_sync_readahead(self.as_ptr(), file.as_ptr(), index, nr, noio, dropbehind)
+        }
     }
 
-    /// `page_cache_async_ra()` from `folio`, which carried `PG_readahead`.
+    /// `page_cache_async_ra()` from `folio`, which carried `PG_readahead`,
+    /// marking the folios it adds drop-behind if `dropbehind` (7.3).
     /// Nothing if `file` does not read through this mapping.
-    pub(crate) fn async_readahead(&self, file: &File, folio: &Folio, last_index: usize) {
+    pub(crate) fn async_readahead(
+        &self,
+        file: &File,
+        folio: &Folio,
+        last_index: usize,
+        dropbehind: bool,
+    ) {
         if !self.is_of(file) {
             return;
         }
         // SAFETY: Mapping, file and folio are alive (type invariants);
         // mapping and file belong together, as `->readahead` expects.
         unsafe {
-            ffi::rasync_async_readahead(self.as_ptr(), file.as_ptr(), folio.as_ptr(), last_index)
+            ffi::rasync_async_readahead(
+                self.as_ptr(),
+                file.as_ptr(),
+                folio.as_ptr(),
+                last_index,
+                dropbehind,
+            )
         }
+    }
+
+    /// `mapping_min_folio_order()`: no folio of this file is smaller
+    /// (block size > page size).
+    #[inline]
+    pub(crate) fn min_folio_order(&self) -> u32 {
+        // SAFETY: The mapping is alive (type invariant); `flags` is an
+        // aligned `unsigned long` that others change with atomic bit
+        // operations: a relaxed atomic load is C's plain read of it.
+        let flags = unsafe { AtomicUsize::from_ptr(addr_of_mut!((*self.as_ptr()).flags).cast()) }
+            .load(Ordering::Relaxed);
+        ((flags >> compat::AS_FOLIO_ORDER_MIN) & ((1 << compat::AS_FOLIO_ORDER_BITS) - 1)) as u32
     }
 
     /// `mapping_writably_mapped()`: whether user space may write the data
@@ -156,11 +192,13 @@ impl Mapping {
     }
 
     /// `filemap_alloc_folio()` with the mapping's gfp mask and minimum
-    /// order.  The new folio is not locked and not in the page cache.
-    pub(crate) fn alloc_folio(&self) -> Result<NewFolio> {
+    /// order, marked drop-behind if `dropbehind` (7.3).  The new folio is
+    /// not locked and not in the page cache.
+    pub(crate) fn alloc_folio(&self, dropbehind: bool) -> Result<NewFolio> {
         // SAFETY: The mapping is alive (type invariant).
-        let folio = NonNull::new(unsafe { ffi::rasync_filemap_alloc_folio(self.as_ptr()) })
-            .ok_or(ENOMEM)?;
+        let folio =
+            NonNull::new(unsafe { ffi::rasync_filemap_alloc_folio(self.as_ptr(), dropbehind) })
+                .ok_or(ENOMEM)?;
         // SAFETY: Just allocated; the allocation's reference is ours and the
         // address is known to nobody else.
         Ok(unsafe { NewFolio::from_raw(folio) })
@@ -206,26 +244,20 @@ impl Mapping {
     }
 
     /// `filemap_create_folio()`: allocates, adds and synchronously reads
-    /// a folio at `pos`; on `Done` it is the only entry of `batch`, which
-    /// must be empty (`EINVAL` if not), as must `file` read through this
-    /// mapping.
-    pub(crate) fn create_folio(
-        &self,
-        file: &File,
-        pos: i64,
-        batch: &mut FolioBatch,
-    ) -> Result<Read> {
+    /// a folio at `iocb`'s position (on 7.3, `-EAGAIN` for `IOCB_NOWAIT` or
+    /// `IOCB_WAITQ`, drop-behind for `IOCB_DONTCACHE`); on `Done` it is the
+    /// only entry of `batch`, which must be empty (`EINVAL` if not), as
+    /// must `iocb`'s file read through this mapping.
+    pub(crate) fn create_folio(&self, iocb: &Kiocb, batch: &mut FolioBatch) -> Result<Read> {
         // The helper appends with `folio_batch_add()`, which has no bound
         // check.
-        if !batch.is_empty() || !self.is_of(file) {
+        if !batch.is_empty() || !self.is_of(iocb.file()) {
             return Err(EINVAL);
         }
-        // SAFETY: File and mapping are alive (type invariants) and belong
-        // together; the helper appends one folio, with a reference for the
-        // batch, which is empty.
-        read_result(unsafe {
-            ffi::filemap_create_folio(file.as_ptr(), self.as_ptr(), pos, batch.as_raw())
-        })
+        // SAFETY: The kiocb and its file are alive (type invariants) and the
+        // file reads through this mapping; the helper appends one folio,
+        // with a reference for the batch, which is empty.
+        read_result(unsafe { ffi::rasync_filemap_create_folio(iocb.as_ptr(), batch.as_raw()) })
     }
 }
 

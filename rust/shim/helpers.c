@@ -14,16 +14,20 @@
 #include <linux/wait.h>
 #include <trace/events/filemap.h>
 
+#include "compat.h"
 #include "rasync_shim.h"
 
-/* IOCB_NOWAIT is a __force cast of RWF_NOWAIT, which bindgen drops. */
+/* __force casts of RWF_NOWAIT and RWF_DONTCACHE, which bindgen drops. */
 const int rasync_IOCB_NOWAIT = IOCB_NOWAIT;
+const int rasync_IOCB_DONTCACHE = RASYNC_IOCB_DONTCACHE;
 
 /* Layouts that Rust mirrors by hand (pagemap.h is not in kernel::bindings). */
 const size_t rasync_sizeof_wait_page_queue = sizeof(struct wait_page_queue);
 const size_t rasync_offsetof_wpq_wait = offsetof(struct wait_page_queue, wait);
 const size_t rasync_sizeof_wait_page_key = sizeof(struct wait_page_key);
 const size_t rasync_offsetof_wpk_page_match = offsetof(struct wait_page_key, page_match);
+const unsigned int rasync_AS_FOLIO_ORDER_MIN = AS_FOLIO_ORDER_MIN;
+const unsigned int rasync_AS_FOLIO_ORDER_BITS = AS_FOLIO_ORDER_BITS;
 
 /* With CONFIG_DEBUG_VM the reference helpers carry VM_BUG_ON checks. */
 void rasync_folio_get(struct folio *folio)
@@ -72,22 +76,32 @@ void rasync_wq_remove_locked(struct wait_queue_head *q,
 	list_del_init(&wait->entry);
 }
 
-/* DEFINE_READAHEAD is a macro over an on-stack readahead_control. */
+/*
+ * DEFINE_READAHEAD is a macro over an on-stack readahead_control; on 7.3 a
+ * drop-behind read's readahead marks its folios drop-behind too.
+ */
 void rasync_sync_readahead(struct address_space *mapping, struct file *file,
-			   pgoff_t index, unsigned long nr, bool noio)
+			   pgoff_t index, unsigned long nr, bool noio,
+			   bool dropbehind)
 {
+	DEFINE_READAHEAD(ractl, file, &file->f_ra, mapping, index);
 	unsigned int flags = noio ? memalloc_noio_save() : 0;
 
-	page_cache_sync_readahead(mapping, &file->f_ra, file, index, nr);
+	if (dropbehind)
+		rasync_compat_ra_dropbehind(&ractl);
+	page_cache_sync_ra(&ractl, nr);
 	if (noio)
 		memalloc_noio_restore(flags);
 }
 
 void rasync_async_readahead(struct address_space *mapping, struct file *file,
-			    struct folio *folio, pgoff_t last_index)
+			    struct folio *folio, pgoff_t last_index,
+			    bool dropbehind)
 {
 	DEFINE_READAHEAD(ractl, file, &file->f_ra, mapping, folio->index);
 
+	if (dropbehind)
+		rasync_compat_ra_dropbehind(&ractl);
 	page_cache_async_ra(&ractl, folio, last_index - folio->index);
 }
 
@@ -117,7 +131,7 @@ void rasync_psi_memstall_leave(unsigned long *flags)
 /* filemap_alloc_folio() is a macro (alloc_hooks), exported only on NUMA. */
 struct folio *rasync_alloc_folio(void)
 {
-	return filemap_alloc_folio(GFP_KERNEL, 0);
+	return rasync_compat_alloc_folio(GFP_KERNEL, 0);
 }
 
 /*
@@ -139,11 +153,26 @@ size_t rasync_folio_size(struct folio *folio)
 	return folio_size(folio);
 }
 
-/* The gfp and folio-order helpers of a mapping are static inlines. */
-struct folio *rasync_filemap_alloc_folio(struct address_space *mapping)
+/*
+ * The gfp and folio-order helpers of a mapping are static inlines.  The
+ * folio is nobody else's yet: the non-atomic flag setter is enough.
+ */
+struct folio *rasync_filemap_alloc_folio(struct address_space *mapping,
+					 bool dropbehind)
 {
-	return filemap_alloc_folio(mapping_gfp_mask(mapping),
-				   mapping_min_folio_order(mapping));
+	struct folio *folio;
+
+	folio = rasync_compat_alloc_folio(mapping_gfp_mask(mapping),
+					  mapping_min_folio_order(mapping));
+	if (folio && dropbehind)
+		rasync_compat_folio_dropbehind(folio);
+	return folio;
+}
+
+/* filemap_create_folio() changed its arguments in 6.14. */
+int rasync_filemap_create_folio(struct kiocb *iocb, struct folio_batch *fbatch)
+{
+	return rasync_compat_create_folio(iocb, fbatch);
 }
 
 int rasync_filemap_add_folio(struct address_space *mapping,

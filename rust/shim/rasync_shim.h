@@ -19,6 +19,8 @@ enum rasync_stat {
 struct address_space;
 struct file;
 struct folio;
+struct folio_batch;
+struct kiocb;
 struct wait_queue_entry;
 struct wait_queue_head;
 
@@ -38,10 +40,13 @@ void rasync_debugfs_exit(void);
 
 /* helpers.c */
 extern const int rasync_IOCB_NOWAIT;
+extern const int rasync_IOCB_DONTCACHE;
 extern const size_t rasync_sizeof_wait_page_queue;
 extern const size_t rasync_offsetof_wpq_wait;
 extern const size_t rasync_sizeof_wait_page_key;
 extern const size_t rasync_offsetof_wpk_page_match;
+extern const unsigned int rasync_AS_FOLIO_ORDER_MIN;
+extern const unsigned int rasync_AS_FOLIO_ORDER_BITS;
 void rasync_folio_get(struct folio *folio);
 void rasync_folio_put(struct folio *folio);
 void rasync_flush_dcache_folio(struct folio *folio);
@@ -52,9 +57,11 @@ void rasync_wq_add_tail_locked(struct wait_queue_head *q,
 void rasync_wq_remove_locked(struct wait_queue_head *q,
 			     struct wait_queue_entry *wait);
 void rasync_sync_readahead(struct address_space *mapping, struct file *file,
-			   pgoff_t index, unsigned long nr, bool noio);
+			   pgoff_t index, unsigned long nr, bool noio,
+			   bool dropbehind);
 void rasync_async_readahead(struct address_space *mapping, struct file *file,
-			    struct folio *folio, pgoff_t last_index);
+			    struct folio *folio, pgoff_t last_index,
+			    bool dropbehind);
 bool rasync_fatal_signal_pending(void);
 void rasync_cond_resched(void);
 void rasync_psi_memstall_enter(unsigned long *flags);
@@ -63,14 +70,16 @@ struct folio *rasync_alloc_folio(void);
 struct folio *rasync_alloc_order_folio(unsigned int order);
 unsigned int rasync_folio_order(struct folio *folio);
 size_t rasync_folio_size(struct folio *folio);
-struct folio *rasync_filemap_alloc_folio(struct address_space *mapping);
+struct folio *rasync_filemap_alloc_folio(struct address_space *mapping,
+					 bool dropbehind);
+int rasync_filemap_create_folio(struct kiocb *iocb, struct folio_batch *fbatch);
 int rasync_filemap_add_folio(struct address_space *mapping,
 			     struct folio *folio, loff_t pos);
 void rasync_trace_get_pages(struct address_space *mapping, pgoff_t index,
 			    pgoff_t last_index);
 
 /* trace.c */
-void rasync_trace_read(dev_t dev, unsigned long ino, loff_t pos, size_t count,
+void rasync_trace_read(dev_t dev, u64 ino, loff_t pos, size_t count,
 		       int flags, ssize_t ret, bool stock);
 void rasync_trace_queued(struct file *file, pgoff_t index, bool lock);
 void rasync_trace_eagain(struct file *file, pgoff_t index, unsigned int reason);

@@ -7,7 +7,7 @@
 #define CREATE_TRACE_POINTS
 #include "rasync_trace.h"
 
-void rasync_trace_read(dev_t dev, unsigned long ino, loff_t pos, size_t count,
+void rasync_trace_read(dev_t dev, u64 ino, loff_t pos, size_t count,
 		       int flags, ssize_t ret, bool stock)
 {
 	trace_rasync_read(dev, ino, pos, count, flags, ret, stock);
