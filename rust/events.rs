@@ -61,7 +61,7 @@ pub(crate) fn read_id(file: &File) -> Option<FileId> {
 /// ended (`ret`), and whether the stock path served it.
 pub(crate) fn read(id: FileId, pos: i64, count: usize, flags: i32, ret: isize, stock: bool) {
     // SAFETY: Plain values; the event copies them.
-    unsafe { ffi::rasync_trace_read(id.dev, id.ino, pos, count, flags, ret, stock) }
+    unsafe { ffi::rust_do_trace_rasync_read(id.dev, id.ino, pos, count, flags, ret, stock) }
 }
 
 /// `rasync:rasync_queued`: an io_uring wait entry went on the folio at
@@ -70,7 +70,7 @@ pub(crate) fn read(id: FileId, pos: i64, count: usize, flags: i32, ret: isize, s
 pub(crate) fn queued(file: &File, index: usize, lock: bool) {
     if enabled!(__tracepoint_rasync_queued) {
         // SAFETY: The file is open (`File`'s invariant).
-        unsafe { ffi::rasync_trace_queued(file.as_ptr(), index, lock) }
+        unsafe { ffi::rust_do_trace_rasync_queued(file.as_ptr(), index, lock) }
     }
 }
 
@@ -80,7 +80,7 @@ pub(crate) fn queued(file: &File, index: usize, lock: bool) {
 pub(crate) fn start_read(file: &File, index: usize) {
     if enabled!(__tracepoint_rasync_start_read) {
         // SAFETY: The file is open (`File`'s invariant).
-        unsafe { ffi::rasync_trace_start_read(file.as_ptr(), index) }
+        unsafe { ffi::rust_do_trace_rasync_start_read(file.as_ptr(), index) }
     }
 }
 
@@ -102,7 +102,7 @@ pub(crate) fn woken(file: &File, pos: i64, ns: u64) {
     unsafe { ffi::rasync_queued_hist_add(ns) };
     if enabled!(__tracepoint_rasync_woken) {
         // SAFETY: The file is open (`File`'s invariant).
-        unsafe { ffi::rasync_trace_woken(file.as_ptr(), pos, ns) }
+        unsafe { ffi::rust_do_trace_rasync_woken(file.as_ptr(), pos, ns) }
     }
 }
 
@@ -114,7 +114,7 @@ pub(crate) fn eagain(file: &File, index: usize, why: Stat) -> Error {
     why.inc();
     if enabled!(__tracepoint_rasync_eagain) {
         // SAFETY: The file is open (`File`'s invariant).
-        unsafe { ffi::rasync_trace_eagain(file.as_ptr(), index, why as u32) }
+        unsafe { ffi::rust_do_trace_rasync_eagain(file.as_ptr(), index, why as u32) }
     }
     EAGAIN
 }

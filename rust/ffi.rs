@@ -119,8 +119,9 @@ extern "C" {
 
     pub(crate) fn rasync_queued_hist_add(ns: u64);
 
-    // shim/trace.c: the rasync:* events and their tracepoints.
-    pub(crate) fn rasync_trace_read(
+    // shim/trace.c: the rasync:* events, their tracepoints and the calls
+    // that fire them (generated on 7.3, as for `declare_trace!`).
+    pub(crate) fn rust_do_trace_rasync_read(
         dev: u32,
         ino: compat::Ino,
         pos: i64,
@@ -129,10 +130,14 @@ extern "C" {
         ret: isize,
         stock: bool,
     );
-    pub(crate) fn rasync_trace_queued(file: *mut bindings::file, index: usize, lock: bool);
-    pub(crate) fn rasync_trace_eagain(file: *mut bindings::file, index: usize, reason: c_uint);
-    pub(crate) fn rasync_trace_start_read(file: *mut bindings::file, index: usize);
-    pub(crate) fn rasync_trace_woken(file: *mut bindings::file, pos: i64, queued_ns: u64);
+    pub(crate) fn rust_do_trace_rasync_queued(file: *mut bindings::file, index: usize, lock: bool);
+    pub(crate) fn rust_do_trace_rasync_eagain(
+        file: *mut bindings::file,
+        index: usize,
+        reason: c_uint,
+    );
+    pub(crate) fn rust_do_trace_rasync_start_read(file: *mut bindings::file, index: usize);
+    pub(crate) fn rust_do_trace_rasync_woken(file: *mut bindings::file, pos: i64, queued_ns: u64);
     pub(crate) static mut __tracepoint_rasync_read: bindings::tracepoint;
     pub(crate) static mut __tracepoint_rasync_queued: bindings::tracepoint;
     pub(crate) static mut __tracepoint_rasync_eagain: bindings::tracepoint;

@@ -79,12 +79,13 @@ void rasync_trace_get_pages(struct address_space *mapping, pgoff_t index,
 			    pgoff_t last_index);
 
 /* trace.c */
-void rasync_trace_read(dev_t dev, u64 ino, loff_t pos, size_t count,
-		       int flags, ssize_t ret, bool stock);
-void rasync_trace_queued(struct file *file, pgoff_t index, bool lock);
-void rasync_trace_eagain(struct file *file, pgoff_t index, unsigned int reason);
-void rasync_trace_start_read(struct file *file, pgoff_t index);
-void rasync_trace_woken(struct file *file, loff_t pos, u64 queued_ns);
+void rust_do_trace_rasync_read(dev_t dev, u64 ino, loff_t pos, size_t count,
+			       int flags, ssize_t ret, bool stock);
+void rust_do_trace_rasync_queued(struct file *file, pgoff_t index, bool lock);
+void rust_do_trace_rasync_eagain(struct file *file, pgoff_t index,
+				 unsigned int reason);
+void rust_do_trace_rasync_start_read(struct file *file, pgoff_t index);
+void rust_do_trace_rasync_woken(struct file *file, loff_t pos, u64 queued_ns);
 
 /* Implemented in Rust (rasync_main.rs), called by module.c. */
 int rasync_set_enabled(bool on);

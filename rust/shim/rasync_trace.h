@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rasync's trace events: each decision a read takes, with its reason.
- * trace.c defines them and the rasync_trace_*() calls that fire them;
- * Rust (events.rs) reads an event's static key before it calls, so a
- * disabled event costs a load and a branch on the read path, never a call.
+ * trace.c defines them and the rust_do_trace_<event>() calls that fire
+ * them (7.x generates those, CREATE_RUST_TRACE_POINTS); Rust (events.rs)
+ * reads an event's static key before it calls, so a disabled event costs
+ * a load and a branch on the read path, never a call.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM rasync
@@ -65,23 +66,23 @@ TRACE_EVENT(rasync_queued,
  * name of the counter of that reason (stats_list.h).
  */
 TRACE_EVENT(rasync_eagain,
-	TP_PROTO(struct file *file, pgoff_t index, const char *reason),
+	TP_PROTO(struct file *file, pgoff_t index, unsigned int reason),
 	TP_ARGS(file, index, reason),
 	TP_STRUCT__entry(
 		__field(dev_t, dev)
 		__field(unsigned long, ino)
 		__field(pgoff_t, index)
-		__string(reason, reason)
+		__string(why, rasync_stat_name(reason))
 	),
 	TP_fast_assign(
 		__entry->dev = file_inode(file)->i_sb->s_dev;
 		__entry->ino = file_inode(file)->i_ino;
 		__entry->index = index;
-		__assign_str(reason);
+		__assign_str(why);
 	),
 	TP_printk("dev %d:%d ino %lu index %lu reason %s", MAJOR(__entry->dev),
 		  MINOR(__entry->dev), __entry->ino, __entry->index,
-		  __get_str(reason))
+		  __get_str(why))
 );
 
 /* The retry of a read that returned -EIOCBQUEUED, with the time it sat queued. */
@@ -113,12 +114,12 @@ TRACE_EVENT(rasync_woken,
  * file's device and inode number, read before.
  */
 TRACE_EVENT(rasync_read,
-	TP_PROTO(dev_t dev, unsigned long ino, loff_t pos, size_t count,
+	TP_PROTO(dev_t dev, u64 ino, loff_t pos, size_t count,
 		 int flags, ssize_t ret, bool stock),
 	TP_ARGS(dev, ino, pos, count, flags, ret, stock),
 	TP_STRUCT__entry(
 		__field(dev_t, dev)
-		__field(unsigned long, ino)
+		__field(u64, ino)
 		__field(loff_t, pos)
 		__field(size_t, count)
 		__field(int, flags)
@@ -134,7 +135,7 @@ TRACE_EVENT(rasync_read,
 		__entry->ret = ret;
 		__entry->stock = stock;
 	),
-	TP_printk("dev %d:%d ino %lu pos %lld count %zu flags %s ret %zd%s",
+	TP_printk("dev %d:%d ino %llu pos %lld count %zu flags %s ret %zd%s",
 		  MAJOR(__entry->dev), MINOR(__entry->dev), __entry->ino,
 		  __entry->pos, __entry->count,
 		  __print_flags(__entry->flags, "|", TRACE_IOCB_STRINGS),
