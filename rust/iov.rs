@@ -4,12 +4,13 @@
 //!
 //! C header: [`include/linux/uio.h`](srctree/include/linux/uio.h)
 //!
-//! Named after the shape later kernels gave it in `rust/kernel/iov.rs`.
+//! Named and shaped as 7.3's `rust/kernel/iov.rs`.
 //!
 //! A wrapper, at the top level because the kernel crate keeps it there, so
 //! that it could be proposed as it stands; it imports only `ffi` and
 //! `mm::folio`.
 
+use core::marker::PhantomData;
 use core::ptr::addr_of_mut;
 use kernel::bindings;
 use kernel::types::Opaque;
@@ -17,33 +18,43 @@ use kernel::types::Opaque;
 use crate::ffi;
 use crate::mm::folio::Folio;
 
-/// An iterator over the caller's destination buffers.
+/// The caller's destination buffers: 7.3's `kernel::iov::IovIterDest`, with
+/// the operations a buffered read needs (`iov_iter_truncate()`,
+/// `copy_folio_to_iter()`), for 6.12 and 7.3 alike.
 ///
 /// # Invariants
 ///
-/// The iterator is valid and used by nobody else for the lifetime of the
-/// borrow (the VFS caller hands it to `filemap_read()` for the call).
+/// Holds a valid `struct iov_iter` with `data_source` set to `ITER_DEST`,
+/// used by nobody else for the lifetime of the borrow (the VFS caller hands
+/// it to `filemap_read()` for the call); for `'data` it is safe to write to
+/// it with the C functions for that.
 #[repr(transparent)]
-pub(crate) struct IovIter(Opaque<bindings::iov_iter>);
+pub(crate) struct IovIterDest<'data> {
+    iov: Opaque<bindings::iov_iter>,
+    /// Writable data the iterator points at and does not own.
+    _dest: PhantomData<&'data mut [u8]>,
+}
 
-impl IovIter {
-    /// Creates a reference to a C iterator.
+impl<'data> IovIterDest<'data> {
+    /// Obtains an `IovIterDest` from a raw pointer.
     ///
     /// # Safety
     ///
     /// `ptr` is the iterator of a `filemap_read()` call that has not
-    /// returned, used by nobody else for `'a`.
+    /// returned (so `data_source` is `ITER_DEST`), used by nobody else for
+    /// `'iov`; for `'data` it is safe to write to it.
     #[inline]
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::iov_iter) -> &'a mut Self {
-        // SAFETY: `IovIter` is a transparent wrapper of `bindings::iov_iter`
-        // and the caller guarantees exclusive validity for `'a`.
+    pub(crate) unsafe fn from_raw<'iov>(ptr: *mut bindings::iov_iter) -> &'iov mut Self {
+        // SAFETY: `IovIterDest` is a transparent wrapper of
+        // `bindings::iov_iter` (the marker is zero-sized) and the caller
+        // guarantees exclusive validity for `'iov`.
         unsafe { &mut *ptr.cast::<Self>() }
     }
 
     /// The C iterator, to hand the whole read to C.
     #[inline]
     pub(crate) fn as_raw(&mut self) -> *mut bindings::iov_iter {
-        self.0.get()
+        self.iov.get()
     }
 
     #[inline]
@@ -53,7 +64,7 @@ impl IovIter {
         // zero-sized fields at the union's address: the struct holding
         // `count` starts there.
         unsafe {
-            let inner = addr_of_mut!((*self.0.get()).__bindgen_anon_1.__bindgen_anon_1)
+            let inner = addr_of_mut!((*self.iov.get()).__bindgen_anon_1.__bindgen_anon_1)
                 .cast::<bindings::iov_iter__bindgen_ty_1__bindgen_ty_1>();
             addr_of_mut!((*inner).count)
         }
@@ -61,17 +72,23 @@ impl IovIter {
 
     /// `iov_iter_count()`: bytes left to fill.
     #[inline]
-    pub(crate) fn count(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         // SAFETY: `count` is a plain field of the valid iterator, written
         // only by its user, us (type invariant).
         unsafe { *self.count_ptr() }
     }
 
+    /// Whether no bytes are left to fill.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// `iov_iter_truncate()`.
     #[inline]
     pub(crate) fn truncate(&mut self, count: u64) {
-        if self.count() as u64 > count {
-            // SAFETY: As in `count`; `count` is below the current value, so
+        if self.len() as u64 > count {
+            // SAFETY: As in `len`; `count` is below the current value, so
             // it fits `usize`.
             unsafe { *self.count_ptr() = count as usize };
         }
@@ -81,10 +98,10 @@ impl IovIter {
     /// returns the bytes copied (fewer on a fault in the destination).
     #[inline]
     pub(crate) fn copy_from_folio(&mut self, folio: &Folio, offset: usize, bytes: usize) -> usize {
-        // SAFETY: The iterator is ours (type invariant); the caller holds a
-        // reference on the folio (type invariant of `Folio`), which
-        // `copy_page_to_iter()` reads through its first page, as
-        // `copy_folio_to_iter()` does.
-        unsafe { ffi::copy_page_to_iter(folio.as_ptr().cast(), offset, bytes, self.0.get()) }
+        // SAFETY: The iterator is ours and writable (type invariant); the
+        // caller holds a reference on the folio (type invariant of
+        // `Folio`), which `copy_page_to_iter()` reads through its first
+        // page, as `copy_folio_to_iter()` does.
+        unsafe { ffi::copy_page_to_iter(folio.as_ptr().cast(), offset, bytes, self.iov.get()) }
     }
 }

@@ -39,7 +39,7 @@ mod queued;
 mod selftest;
 
 use fs::Kiocb;
-use iov::IovIter;
+use iov::IovIterDest;
 use mm::wait::WaitPageQueue;
 
 // 7.3's `module!` takes a list of `authors`; 6.12's one `author`.
@@ -82,10 +82,9 @@ unsafe extern "C" fn rasync_read(
     // open, and its iterator, both used by nobody else until we return
     // (io_uring's wake function, the one exception, is what `Kiocb`'s
     // invariant allows for).
-    let (iocb, iter) = unsafe { (Kiocb::from_raw(iocb), IovIter::from_raw(iter)) };
+    let (iocb, iter) = unsafe { (Kiocb::from_raw(iocb), IovIterDest::from_raw(iter)) };
     // What `rasync:rasync_read` says, read while the kiocb is ours.
-    let traced =
-        events::read_id(iocb.file()).map(|id| (id, iocb.pos(), iter.count(), iocb.flags()));
+    let traced = events::read_id(iocb.file()).map(|id| (id, iocb.pos(), iter.len(), iocb.flags()));
     let ret = if hook_only {
         // The hook's own cost and nothing more: no queue-time bookkeeping.
         // SAFETY: The caller's arguments, passed on unchanged.
@@ -107,7 +106,7 @@ unsafe extern "C" fn rasync_read(
 fn read_timed(
     iocb: &Kiocb,
     waitq: Option<WaitPageQueue<'_>>,
-    iter: &mut IovIter,
+    iter: &mut IovIterDest<'_>,
     already_read: isize,
 ) -> isize {
     let key = queued::key(iocb);

@@ -33,7 +33,7 @@ use kernel::prelude::*;
 use crate::compat;
 use crate::events;
 use crate::fs::Kiocb;
-use crate::iov::IovIter;
+use crate::iov::IovIterDest;
 use crate::mm::batch::FolioBatch;
 use crate::mm::folio::Folio;
 use crate::mm::mapping::{Mapping, Read};
@@ -292,7 +292,7 @@ fn same_folio(pos1: i64, pos2: i64, folio: &Folio) -> bool {
 pub(crate) fn filemap_read(
     iocb: &Kiocb,
     mut waitq: Option<WaitPageQueue<'_>>,
-    iter: &mut IovIter,
+    iter: &mut IovIterDest<'_>,
     mut already_read: isize,
 ) -> isize {
     let file = iocb.file();
@@ -307,11 +307,11 @@ pub(crate) fn filemap_read(
         stats::read_done();
         return EINVAL.to_errno() as isize;
     }
-    if iocb.pos() >= max_bytes || iter.count() == 0 {
+    if iocb.pos() >= max_bytes || iter.is_empty() {
         stats::read_done();
         return 0;
     }
-    let wanted = iter.count();
+    let wanted = iter.len();
     iter.truncate(max_bytes.wrapping_sub(iocb.pos()) as u64);
 
     let mut batch = FolioBatch::new();
@@ -329,7 +329,7 @@ pub(crate) fn filemap_read(
         if iocb.pos() >= isize {
             break;
         }
-        if let Err(e) = get_pages(iocb, &mut waitq, iter.count(), &mut batch, false) {
+        if let Err(e) = get_pages(iocb, &mut waitq, iter.len(), &mut batch, false) {
             error = Err(e);
             break;
         }
@@ -338,7 +338,7 @@ pub(crate) fn filemap_read(
         // truncate cannot make us copy the zeroed tail past the new size.
         isize = inode.size();
         if iocb.pos() < isize {
-            let end_offset = isize.min(iocb.pos().wrapping_add(iter.count() as i64));
+            let end_offset = isize.min(iocb.pos().wrapping_add(iter.len() as i64));
             let writably_mapped = mapping.writably_mapped();
             let folios = batch.folios();
 
@@ -382,7 +382,7 @@ pub(crate) fn filemap_read(
             folio.end_dropbehind_read();
         }
         batch.clear();
-        if iter.count() == 0 || iocb.pos() >= isize || error.is_err() {
+        if iter.is_empty() || iocb.pos() >= isize || error.is_err() {
             break;
         }
     }
