@@ -128,21 +128,6 @@ static int case_timeout(void)
 	return (b > 0 && b < INT_MAX / 2 ? (int)b : 0) + TIMEOUT_SLACK;
 }
 
-static const char *fs_name(unsigned long magic)
-{
-	switch (magic) {
-	case EXT4_SUPER_MAGIC:
-		return "ext4";
-	case XFS_SUPER_MAGIC:
-		return "xfs";
-	case BTRFS_SUPER_MAGIC:
-		return "btrfs";
-	case F2FS_SUPER_MAGIC:
-		return "f2fs";
-	}
-	return "?";
-}
-
 enum ex_op {
 	EX_URING,
 	EX_PREADV,
@@ -323,7 +308,7 @@ FIXTURE_SETUP(exerciser)
 		ex->have_stats = ru_stats_read(&ex->st0) == 0;
 	}
 	TH_LOG("seed 0x%llx; %s on %s (fs magic 0x%lx); file %s of at most %u bytes; enabled toggles %s",
-	       (unsigned long long)ru_seed(), ru_scratch_dir(), fs_name(magic),
+	       (unsigned long long)ru_seed(), ru_scratch_dir(), ru_fs_name(magic),
 	       magic, ex->path, MAX_FILE,
 	       ex->toggles ? "on" :
 	       ru_host_dryrun() ? "off (RASYNC_HOST_DRYRUN=1)" :

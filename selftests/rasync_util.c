@@ -118,6 +118,21 @@ int ru_scratch_fs_ok(unsigned long *magic)
 	return -EOPNOTSUPP;
 }
 
+const char *ru_fs_name(unsigned long magic)
+{
+	switch (magic) {
+	case EXT4_SUPER_MAGIC:
+		return "ext4";
+	case XFS_SUPER_MAGIC:
+		return "xfs";
+	case BTRFS_SUPER_MAGIC:
+		return "btrfs";
+	case F2FS_SUPER_MAGIC:
+		return "f2fs";
+	}
+	return "?";
+}
+
 /* --- file content ----------------------------------------------------- */
 
 static inline uint64_t splitmix64(uint64_t x)
@@ -256,13 +271,29 @@ open:
 
 /* --- page cache ------------------------------------------------------- */
 
-long ru_resident_pages(int fd, uint64_t size)
+/* Append "a" or "a-b" (page indexes) to the list in @buf. */
+static void add_range(char *buf, size_t len, size_t *pos, size_t a, size_t b)
 {
-	size_t pg = sysconf(_SC_PAGESIZE), npages = (size + pg - 1) / pg, i;
+	if (*pos >= len)
+		return;
+	if (a == b)
+		*pos += snprintf(buf + *pos, len - *pos, "%s%zu",
+				 *pos ? " " : "", a);
+	else
+		*pos += snprintf(buf + *pos, len - *pos, "%s%zu-%zu",
+				 *pos ? " " : "", a, b);
+}
+
+long ru_resident_ranges(int fd, uint64_t size, char *buf, size_t len)
+{
+	size_t pg = sysconf(_SC_PAGESIZE), npages = (size + pg - 1) / pg, i, j;
+	size_t pos = 0;
 	unsigned char *vec;
 	long n = 0;
 	void *map;
 
+	if (buf && len)
+		buf[0] = '\0';
 	if (!size)
 		return 0;
 	map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -276,12 +307,23 @@ long ru_resident_pages(int fd, uint64_t size)
 	if (mincore(map, size, vec)) {
 		n = -errno;
 	} else {
-		for (i = 0; i < npages; i++)
-			n += vec[i] & 1;
+		/* each run of resident pages [i, j); page j is not */
+		for (i = 0; i < npages; i = j + 1) {
+			for (j = i; j < npages && (vec[j] & 1); j++)
+				;
+			n += j - i;
+			if (buf && j > i)
+				add_range(buf, len, &pos, i, j - 1);
+		}
 	}
 	free(vec);
 	munmap(map, size);
 	return n;
+}
+
+long ru_resident_pages(int fd, uint64_t size)
+{
+	return ru_resident_ranges(fd, size, NULL, 0);
 }
 
 long ru_drop_pages(int fd, uint64_t size, unsigned int tries)
@@ -1043,6 +1085,28 @@ unsigned int ru_gen_blocks(struct ru_req *q, unsigned int max, uint64_t size,
 	for (i = 0; i < size / RU_PAGE; i++)
 		add_req(q, &n, max, (uint64_t)i * RU_PAGE, RU_PAGE);
 	for (i = n; i > 1; i--) {	/* Fisher-Yates */
+		j = ru_xorshift64(&s) % i;
+		t = q[i - 1];
+		q[i - 1] = q[j];
+		q[j] = t;
+	}
+	return n;
+}
+
+unsigned int ru_gen_cover(struct ru_req *q, unsigned int max, uint64_t size,
+			  unsigned int maxpages, uint64_t seed, bool shuffle)
+{
+	uint64_t s = splitmix64(seed) | 1, off, len;
+	unsigned int n = 0, i, j;
+	struct ru_req t;
+
+	for (off = 0; off < size && n < max; off += len) {
+		len = RU_PAGE * (1 + ru_xorshift64(&s) % maxpages);
+		if (len > size - off)
+			len = size - off;
+		add_req(q, &n, max, off, len);
+	}
+	for (i = shuffle ? n : 0; i > 1; i--) {	/* Fisher-Yates */
 		j = ru_xorshift64(&s) % i;
 		t = q[i - 1];
 		q[i - 1] = q[j];

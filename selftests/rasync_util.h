@@ -41,6 +41,8 @@ bool ru_host_dryrun(void);
 uint64_t ru_seed(void);
 /* $RASYNC_STRESS_TIME (seconds) if set, else @def: a stress case's budget. */
 double ru_time_budget(double def);
+/* "ext4", "xfs", "btrfs", "f2fs" for a statfs f_type, else "?". */
+const char *ru_fs_name(unsigned long magic);
 /* CLOCK_MONOTONIC in seconds. */
 double ru_now_s(void);
 /* xorshift64 step: the tests' seeded generator; *@s must not be 0. */
@@ -91,6 +93,11 @@ int ru_open_test_file_flags(const char *tag, uint64_t size, uint64_t seed,
 
 /* Pages of [0, size) resident in the page cache (mincore), or -errno. */
 long ru_resident_pages(int fd, uint64_t size);
+/*
+ * ru_resident_pages(), and the resident pages' indexes as a list of runs
+ * ("0-15 300 1020-1024") in @buf, cut at @len bytes.
+ */
+long ru_resident_ranges(int fd, uint64_t size, char *buf, size_t len);
 /*
  * Drop the file's pages without drop_caches (its block mapping stays
  * cached in the inode): fdatasync + posix_fadvise(DONTNEED), up to @tries
@@ -284,6 +291,13 @@ unsigned int ru_gen_mixed(struct ru_req *q, unsigned int max, uint64_t size,
 /* Every whole 4K block of the file once, in random order. */
 unsigned int ru_gen_blocks(struct ru_req *q, unsigned int max, uint64_t size,
 			   uint64_t seed);
+/*
+ * The whole file once, in pieces of 1 to @maxpages pages (the last one
+ * ends at EOF, mid-page if the size is): in file order, or in random order
+ * if @shuffle.
+ */
+unsigned int ru_gen_cover(struct ru_req *q, unsigned int max, uint64_t size,
+			  unsigned int maxpages, uint64_t seed, bool shuffle);
 
 struct ru_reader {
 	struct io_uring ring;
