@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The buffered read path: `filemap_read()`, `filemap_get_pages()` and
-//! `filemap_update_page()` of 6.12, in Rust, with the 2020 series' way of
-//! waiting for a folio that is being read.
+//! `filemap_update_page()` of 7.3 and of 6.12 (where they differ,
+//! [`compat`] says which this build follows), in Rust, with the 2020
+//! series' way of waiting for a folio that is being read.
 //!
-//! Compared with 6.12's C, two things are deliberately different and follow
-//! the seed (5.9's `generic_file_buffered_read()`):
+//! Compared with the kernels' C, two things are deliberately different and
+//! follow the seed (5.9's `generic_file_buffered_read()`):
 //! - an `IOCB_WAITQ` read that finds a locked, not-uptodate folio first
 //!   *waits for the lock to go away* ([`wait_on_folio_locked_async`])
 //!   instead of queueing to take the lock.  The lock holder is almost always
 //!   the read I/O itself; once it unlocks, the retry finds the folio
 //!   uptodate and copies without locking it.  Only a folio still not
-//!   uptodate after that is locked, as in 6.12;
+//!   uptodate after that is locked, as in C;
 //! - when readahead left no folio (the seed's `no_cached_page`), an
 //!   `IOCB_WAITQ` read creates the folio, starts its read and waits for it
-//!   asynchronously, where 6.12 returns `-EAGAIN` and io_uring punts the
+//!   asynchronously, where C returns `-EAGAIN` and io_uring punts the
 //!   request to an io-wq worker.
 //!
 //! Offsets and counts follow C's arithmetic: `loff_t` plus `size_t` is

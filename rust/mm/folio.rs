@@ -120,7 +120,7 @@ impl Folio {
 
     /// `folio_order()`.
     ///
-    /// The flag bit and the byte mask are C's in 6.12 (`PG_head` marks a
+    /// The flag bit and the byte mask are C's in 6.12 and 7.3 (`PG_head` marks a
     /// large folio, whose order is the low byte of `_flags_1`);
     /// [`order_matches_c`] checks them against C's `folio_order()` on a real
     /// large folio before the module serves any read.

@@ -81,7 +81,7 @@ impl Mapping {
     /// as it is.
     #[inline]
     pub(crate) fn read_batch(&self, index: usize, max: usize, batch: &mut FolioBatch) {
-        // 6.12's helper stores a folio *before* it tests for room
+        // The helper stores a folio *before* it tests for room
         // (`folio_batch_add()` has no bound check), so it must never see a
         // full batch; an empty one it fills at most to the brim.
         if !batch.is_empty() {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rasync: the parts of the module that 6.12's Rust has no abstractions for:
- * module parameters, per-CPU counters and debugfs files.
+ * rasync: the parts of the module that the kernel crate has no abstractions
+ * for: runtime-writable module parameters with set callbacks (7.3's
+ * module_param gives load-time, sysfs-invisible ones), per-CPU counters and
+ * the debugfs files that sum them (6.12 has no Rust debugfs).
  */
 #define pr_fmt(fmt) "rasync: " fmt
 
