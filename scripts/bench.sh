@@ -38,9 +38,11 @@
 #   RASYNC_BENCH_PUBLISH      1 (default): write results/<variant>/, splice the
 #                             variant's section into results/README.md and
 #                             regenerate README.md's headline ratios; 0:
-#                             out/bench only
+#                             out/<kernel>/bench only
 #   RASYNC_ICOUNT, RASYNC_TCG_THREAD  see qemu/boot.sh; published with an
 #                             "-icount" / "-tcg-single" suffix
+#   RASYNC_KERNEL             the kernel series (scripts/lib.sh): 7.3 (default)
+#                             or 6.12, published with a "-6.12" suffix
 # The full seed experiment, where the machine allows:
 #   RASYNC_BENCH_SIZE=4G RASYNC_BENCH_RUNTIME=0 make bench
 set -euo pipefail
@@ -120,6 +122,8 @@ for v in RASYNC_BENCH_SIZE RASYNC_BENCH_RUNTIME RASYNC_BENCH_ROUNDS RASYNC_BENCH
 	[[ $val != *' '* ]] || val="\"$val\""
 	pre+="$v=$val "
 done
+# lib.sh always sets RASYNC_KERNEL: name it only when it is not the default
+[ "$RASYNC_KERNEL" = 7.3 ] || pre="RASYNC_KERNEL=$RASYNC_KERNEL $pre"
 cmd="${pre:-}$cmd"
 
 # Where the results are published: one directory (and README section) per
@@ -145,6 +149,8 @@ fi
 # all vCPUs on one host thread (icount runs that way anyway)
 [ "${RASYNC_TCG_THREAD:-multi}" = multi ] || [ -n "${RASYNC_ICOUNT:-}" ] || variant+="-tcg-$RASYNC_TCG_THREAD"
 [ "$KERNEL" = run ] || variant+="-$KERNEL"
+# the kernel series: 7.3 (the default) unsuffixed, the 6.12 LTS "-6.12"
+[ "$RASYNC_KERNEL" = 7.3 ] || variant+="-$RASYNC_KERNEL"
 
 start=$(date +%s)
 start_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -177,6 +183,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 	echo "command=$cmd"
 	echo "variant=$variant"
 	echo "kernel_variant=$KERNEL"
+	echo "kernel_series=$RASYNC_KERNEL"
 	echo "start=$start_iso"
 	echo "accel=$accel"
 	echo "icount=${RASYNC_ICOUNT:-}"

@@ -5,6 +5,8 @@
                     [--latest results/VARIANT] [--readme results/README-section-VARIANT.md]
                     [--splice results/README.md] [--headline README.md [--results results]]
     bench_report.py --headline README.md      # only README's headline ratios
+    bench_report.py --rerender results/VARIANT/runs.json [--variant NAME]
+                    --latest results/NAME [--readme ...] [--splice ...] [--headline ...]
 
 GUEST.LOG is qemu/guest-bench.sh's stdout: per run, fio's JSON and the
 measurements taken around it between "@@" markers.  META.TXT holds the host's
@@ -13,8 +15,14 @@ DIR/runs.json, DIR/table.md, DIR/plot.svg; with --latest, copies the last
 three there; with --readme, writes the variant's "## Benchmark..." section,
 which --splice puts in place of the one of the same heading in
 results/README.md; --headline regenerates README.md's table of headline
-ratios from every results/*/runs.json.  The A/A verdicts come from
-bench_stats.py, which `make run`'s summary shares.
+ratios from every results/*/runs.json.  --rerender renders a published
+runs.json again (table, plot, section) without a guest log, e.g. after a
+variant's directory moved.  The A/A verdicts come from bench_stats.py, which
+`make run`'s summary shares.
+
+The kernel a run measured (7.3, the default, or the 6.12 LTS) names the
+stock path everywhere ("stock 7.3"): meta.txt's kernel_series, which
+scripts/bench.sh writes, or for runs older than it the guest's uname.
 Standard library only.  Exit status 0 even if targets are missed (they are
 reported, not asserted); 1 if no run could be parsed.
 """
@@ -46,12 +54,77 @@ def read_rows(path=ROWS_TSV):
     return rows
 
 
-ROW_TABLE = read_rows()
-# key, seed-style number, label, cold/hot
-ROWS = [(r["key"], r["no"], r["label"], r["cache"]) for r in ROW_TABLE]
-ROW = {r[0]: r for r in ROWS}
-SHORT = {r["key"]: r["short"] for r in ROW_TABLE}
-COLOURS = {r["key"]: r["colour"] for r in ROW_TABLE}
+# scripts/lib.sh's default RASYNC_KERNEL: its variants carry no suffix, the
+# others "-<series>" (results/icount-6.12/).
+DEFAULT_KERNEL = "7.3"
+
+
+def kernel_series(meta, guest=None):
+    """The kernel series a run measured ("7.3", "6.12"): meta.txt's
+    kernel_series, else (runs from before bench.sh recorded it) the guest's
+    uname ("6.12.118-rasync"), else the kernel image's build path
+    (".../k/6.12.118-1_deb12u1-.../bzImage"); "?" if none says."""
+    k = (meta or {}).get("kernel_series")
+    if k:
+        return k
+    m = re.match(r"(\d+\.\d+)[.-]", (guest or {}).get("uname", "") + "-")
+    if m:
+        return m.group(1)
+    m = re.search(r"/k/(\d+\.\d+)[.-]", (meta or {}).get("kernel", ""))
+    return m.group(1) if m else "?"
+
+
+def stock_name(kernel):
+    """What the rows without rasync run: "stock 7.3"."""
+    return f"stock {kernel}"
+
+
+def base_variant(meta, guest=None):
+    """The kind of run, without its kernel's suffix: "seed" for seed-6.12."""
+    v, k = meta.get("variant", ""), kernel_series(meta, guest)
+    return v.removesuffix("-" + k) if k != DEFAULT_KERNEL else v
+
+
+def heading_suffix(meta, guest=None):
+    """", Linux 6.12" for a variant published with its kernel's suffix
+    (results/icount-6.12/), so that its README section and the default
+    kernel's one of the same kind stand side by side; "" otherwise."""
+    k = kernel_series(meta, guest)
+    if k != DEFAULT_KERNEL and meta.get("variant", "").endswith("-" + k):
+        return f", Linux {k}"
+    return ""
+
+
+def shown_command(meta, guest=None):
+    """The command that reproduces a run: bench.sh's, with RASYNC_KERNEL=
+    for a run of another kernel that predates bench.sh naming it (then
+    `make bench` meant 6.12)."""
+    cmd = (meta or {}).get("command", "?")
+    k = kernel_series(meta, guest)
+    if k not in (DEFAULT_KERNEL, "?") and "RASYNC_KERNEL=" not in cmd and cmd != "?":
+        cmd = f"RASYNC_KERNEL={k} {cmd}"
+    return cmd
+
+
+RAW_ROW_TABLE = read_rows()
+KERNEL = "?"
+
+
+def use_kernel(kernel):
+    """Name the stock rows for `kernel` ("3 stock 7.3"): the row tables are
+    module-wide, one run's report at a time."""
+    global KERNEL, ROW_TABLE, ROWS, ROW, SHORT, COLOURS
+    KERNEL = kernel
+    ROW_TABLE = [{**r, "short": r["short"].replace("{kernel}", kernel),
+                  "label": r["label"].replace("{kernel}", kernel)} for r in RAW_ROW_TABLE]
+    # key, seed-style number, label, cold/hot
+    ROWS = [(r["key"], r["no"], r["label"], r["cache"]) for r in ROW_TABLE]
+    ROW = {r[0]: r for r in ROWS}
+    SHORT = {r["key"]: r["short"] for r in ROW_TABLE}
+    COLOURS = {r["key"]: r["colour"] for r in ROW_TABLE}
+
+
+use_kernel(DEFAULT_KERNEL)
 
 
 def kv_lines(lines):
@@ -314,16 +387,17 @@ def ratios_and_targets(runs, summ):
         return {"target": name, "status": "MET" if ok else "MISSED", "value": v,
                 "min": r.get("min"), "max": r.get("max")}
 
+    stock = stock_name(KERNEL)
     targets = [
-        tgt("rasync ≥ 1.00× stock 6.12 IOPS, cold", rat["rasync_over_stock_iops_cold"], ">=", 1.0),
-        tgt("rasync ≥ 1.00× stock 6.12 IOPS, hot", rat["rasync_over_stock_iops_hot"], ">=", 1.0),
-        tgt("rasync ≤ 1.00× stock CPU per IO, cold",
+        tgt(f"rasync ≥ 1.00× {stock} IOPS, cold", rat["rasync_over_stock_iops_cold"], ">=", 1.0),
+        tgt(f"rasync ≥ 1.00× {stock} IOPS, hot", rat["rasync_over_stock_iops_hot"], ">=", 1.0),
+        tgt(f"rasync ≤ 1.00× {stock} CPU per IO, cold",
             rat["rasync_over_stock_cpu_per_io_cold"], "<=", 1.0),
-        tgt("rasync ≤ 1.00× stock CPU per IO, hot",
+        tgt(f"rasync ≤ 1.00× {stock} CPU per IO, hot",
             rat["rasync_over_stock_cpu_per_io_hot"], "<=", 1.0),
-        tgt("hook only ≤ 1.01× stock CPU per IO, cold", rat["hook_over_stock_cpu_per_io_cold"],
+        tgt(f"hook only ≤ 1.01× {stock} CPU per IO, cold", rat["hook_over_stock_cpu_per_io_cold"],
             "<=", 1.01),
-        tgt("hook only ≤ 1.01× stock CPU per IO, hot", rat["hook_over_stock_cpu_per_io_hot"],
+        tgt(f"hook only ≤ 1.01× {stock} CPU per IO, hot", rat["hook_over_stock_cpu_per_io_hot"],
             "<=", 1.01),
         tgt("rasync ≥ 1.3× io-wq IOPS", rat["rasync_over_iowq_iops"], ">=", 1.3),
         tgt("rasync CPU ≤ 0.65× io-wq CPU (% of one CPU)", rat["rasync_over_iowq_cpu"], "<=", 0.65),
@@ -333,7 +407,7 @@ def ratios_and_targets(runs, summ):
     ]
     mp_ev = [r["iowq_events"] for r in iowq_runs(runs, ("mp_rasync",), clean=True)]
     stock_mp_ev = [r["iowq_events"] for r in iowq_runs(runs, ("mp_stock", "mp_stock_aa"), clean=True)]
-    targets.append(tgt("memory pressure: rasync ≥ 1.00× stock IOPS (4m/3m)",
+    targets.append(tgt(f"memory pressure: rasync ≥ 1.00× {stock} IOPS (4m/3m)",
                        rat["rasync_over_stock_iops_mp"], ">=", 1.0))
     name = ("memory pressure: 0 io-wq events on rasync (4m, every run); stock (3m, 3m′): "
             + ("/".join(str(e) for e in stock_mp_ev) or "–"))
@@ -353,6 +427,17 @@ def ratios_and_targets(runs, summ):
 
 
 # ---------------------------------------------------------------- formatting
+
+def stock_eagain(kernel):
+    """Where the stock path of `kernel` gives an IOCB_WAITQ read -EAGAIN,
+    which io_uring punts to io-wq."""
+    cause = ("when readahead could not add the folio (its allocations do not retry under "
+             "reclaim)")
+    if kernel == "6.12":
+        return ("6.12's `filemap_get_pages()` returns -EAGAIN to an `IOCB_WAITQ` read " + cause)
+    return (f"{kernel}'s `filemap_get_pages()` calls `filemap_create_folio()` {cause}, which "
+            "returns -EAGAIN to an `IOCB_NOWAIT` or `IOCB_WAITQ` read")
+
 
 def noise_verdict(r, aa, name, metric="iops"):
     """The verdict suffix of a ratio (bench_stats.verdict_text), none for A/A."""
@@ -462,9 +547,10 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
     out.append("")
     out.append("| ratio | value |")
     out.append("|---|---|")
+    stock = stock_name(KERNEL)
     lines = [
-        ("rasync / stock 6.12 IOPS, cold (4/3)", rat["rasync_over_stock_iops_cold"]),
-        ("rasync / stock 6.12 IOPS, hot (4h/3h)", rat["rasync_over_stock_iops_hot"]),
+        (f"rasync / {stock} IOPS, cold (4/3)", rat["rasync_over_stock_iops_cold"]),
+        (f"rasync / {stock} IOPS, hot (4h/3h)", rat["rasync_over_stock_iops_hot"]),
         ("rasync / io-wq IOPS (4/2)", rat["rasync_over_iowq_iops"]),
         ("rasync / io-wq CPU % (4/2)", rat["rasync_over_iowq_cpu"]),
         ("rasync / io-wq CPU per IO (4/2)", rat["rasync_over_iowq_cpu_per_io"]),
@@ -479,14 +565,15 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
         ("A/A: stock / stock CPU per IO, hot (3h′/3h)", rat["aa_cpu_per_io_hot"]),
         ("hook only / stock CPU per IO, cold (3k/3)", rat["hook_over_stock_cpu_per_io_cold"]),
         ("hook only / stock CPU per IO, hot (3kh/3h)", rat["hook_over_stock_cpu_per_io_hot"]),
-        ("rasync / stock CPU per IO, cold (4/3)", rat["rasync_over_stock_cpu_per_io_cold"]),
-        ("rasync / stock CPU per IO, hot (4h/3h)", rat["rasync_over_stock_cpu_per_io_hot"]),
+        (f"rasync / {stock} CPU per IO, cold (4/3)", rat["rasync_over_stock_cpu_per_io_cold"]),
+        (f"rasync / {stock} CPU per IO, hot (4h/3h)", rat["rasync_over_stock_cpu_per_io_hot"]),
         ("A/A: stock / stock IOPS, memory pressure (3m′/3m)", rat["aa_iops_mp"]),
-        ("rasync / stock IOPS, memory pressure (4m/3m)", rat["rasync_over_stock_iops_mp"]),
+        (f"rasync / {stock} IOPS, memory pressure (4m/3m)", rat["rasync_over_stock_iops_mp"]),
         ("A/A: stock / stock CPU per IO, memory pressure (3m′/3m)", rat["aa_cpu_per_io_mp"]),
-        ("rasync / stock CPU per IO, memory pressure (4m/3m)", rat["rasync_over_stock_cpu_per_io_mp"]),
+        (f"rasync / {stock} CPU per IO, memory pressure (4m/3m)",
+         rat["rasync_over_stock_cpu_per_io_mp"]),
         ("A/A: stock / stock p99 submit time, memory pressure (3m′/3m)", rat["aa_slat_p99_mp"]),
-        ("rasync / stock p99 submit time, memory pressure (4m/3m)",
+        (f"rasync / {stock} p99 submit time, memory pressure (4m/3m)",
          rat["rasync_over_stock_slat_p99_mp"]),
     ]
     floors = {"iops": {"cold": rat.get("aa_iops_cold"), "hot": rat.get("aa_iops_hot"),
@@ -534,10 +621,8 @@ def table_md(runs, summ, rat, targets, meta, guest, layout):
         none = [SHORT[k].split(' ', 1)[1] for k, v in cold_ev.items() if v and not any(e for e, _ in v)]
         out.append(f"- (note) io-wq punts on cold rows 3–4: {frac}. "
                    + (f"{' and '.join(none)} had none. " if none else "")
-                   + "Where the stock path punts: 6.12's `filemap_get_pages()` returns -EAGAIN to an "
-                   "`IOCB_WAITQ` read when readahead could not add the folio (its allocations do not "
-                   "retry under reclaim), and io_uring then punts the read to io-wq; rows 3m/4m "
-                   "measure that case on purpose.")
+                   + "Where the stock path punts: " + stock_eagain(KERNEL) + ", and io_uring then "
+                   "punts the read to io-wq; rows 3m/4m measure that case on purpose.")
     sl = {k: summ[k]["slat_p99_us"] for k in ("mp_stock", "mp_rasync")
           if k in summ and summ[k].get("slat_p99_us")}
     if len(sl) == 2:
@@ -707,7 +792,7 @@ def plot_svg(summ, meta):
             f'viewBox="0 0 {w} {y}" font-family="sans-serif" font-size="12">\n'
             f'<rect width="100%" height="100%" fill="white"/>\n'
             f'<text x="10" y="20" font-size="15" font-weight="bold">io_uring buffered 4K random reads: '
-            f'rasync vs stock 6.12 vs io-wq</text>\n'
+            f'rasync vs {esc(stock_name(KERNEL))} vs io-wq</text>\n'
             f'<text x="10" y="36" font-size="11" fill="#555">{esc(sub)}</text>\n')
     return head + "\n".join(parts) + "\n</svg>\n"
 
@@ -728,23 +813,35 @@ DEMO_HEADING = "## Benchmark: the demo's shape"
 PROFILE_HEADING = "## Benchmark: where the CPU time per IO goes"
 
 
-def provenance(meta):
-    """Where a variant's numbers come from: command, time, commit, guest."""
-    return ("Command: `" + meta.get("command", "?") + "`, " + meta.get("start", "?") + ", git "
-            + meta.get("git_head", "?") + ", guest " + meta.get("guest_smp", "?") + " vCPUs, "
+def provenance(meta, guest=None):
+    """Where a variant's numbers come from: command, time, commit, kernel, guest."""
+    guest = guest or {}
+    return ("Command: `" + shown_command(meta, guest) + "`, " + meta.get("start", "?") + ", git "
+            + meta.get("git_head", "?") + ", Linux " + kernel_series(meta, guest)
+            + " (" + guest.get("uname", "?") + "), guest " + meta.get("guest_smp", "?") + " vCPUs, "
             + meta.get("guest_mem_mb", "?") + " MiB, accelerator " + meta.get("accel", "?").upper()
             + (" with -icount shift=" + meta["icount"] if meta.get("icount") else "")
             + ", bench wall time " + meta.get("wall_s", "?") + " s.")
 
 
-def variant_section(heading, intro, table, meta):
+def variant_section(heading, intro, table, meta, guest=None):
     """A README section of a bench variant: heading, one paragraph, the table."""
-    return "\n".join([heading, "", intro + " " + provenance(meta), "", table.rstrip(), ""]) + "\n"
+    return "\n".join([heading, "", intro + " " + provenance(meta, guest), "", table.rstrip(),
+                      ""]) + "\n"
 
 
 def readme_section(table, meta, guest, layout):
+    """The variant's section of results/README.md; a variant of a kernel
+    other than the default one says so in its heading (", Linux 6.12")."""
+    sec = variant_readme_section(table, meta, guest, layout)
+    head, rest = sec.split("\n", 1)
+    return head + heading_suffix(meta, guest) + "\n" + rest
+
+
+def variant_readme_section(table, meta, guest, layout):
     acc = meta.get("accel", "?").upper()
-    if meta.get("variant", "").startswith("demo"):
+    kind = base_variant(meta, guest)
+    if kind.startswith("demo"):
         single = meta.get("tcg_thread") not in (None, "", "multi") and not meta.get("icount")
         return variant_section(
             DEMO_HEADING + ("" if meta.get("guest_smp") != "1" else ", one vCPU")
@@ -765,7 +862,7 @@ def readme_section(table, meta, guest, layout):
             + (" With `RASYNC_TCG_THREAD=" + meta.get("tcg_thread", "?") + "`: every vCPU on one "
                "host thread, where guest atomics and barriers cost no more than other "
                "instructions." if single else ""),
-            table, meta)
+            table, meta, guest)
     if meta.get("profile") == "1":
         return variant_section(
             PROFILE_HEADING + ("" if meta.get("guest_smp") != "1" else ", one vCPU")
@@ -778,9 +875,9 @@ def readme_section(table, meta, guest, layout):
             + (" (under icount the clock is virtual: samples count guest instructions)"
                if meta.get("icount") else "")
             + "; each pair of rows a target compares gets the functions that make its gap.",
-            table, meta)
+            table, meta, guest)
     if meta.get("kernel_variant") == "distro":
-        base = meta.get("variant", "").removesuffix("-distro")
+        base = kind.removesuffix("-distro")
         heading = {"icount": ICOUNT_HEADING, "one-cpu": ONECPU_HEADING,
                    "mempressure": MEMPRESSURE_HEADING}.get(base, "## Benchmark") + ", distro-like kernel"
         return variant_section(
@@ -793,17 +890,18 @@ def readme_section(table, meta, guest, layout):
             "syscall; no return thunks: Debian 12's clang 14 cannot build them). Every row of "
             "this table ran on that kernel: " + guest.get("uname", "?") + "; "
             + jump_label_text(meta) + "; " + mitigation_summary(meta, guest) + ".",
-            table, meta)
+            table, meta, guest)
     if meta.get("icount"):
         return variant_section(
             ICOUNT_HEADING,
             "The same bench under `-icount shift=" + meta["icount"] + "` (`RASYNC_ICOUNT="
-            + meta["icount"] + " make bench`, published to `results/icount/`): virtual time "
+            + meta["icount"] + " make bench`, published to `results/" + meta.get("variant", "?")
+            + "/`): virtual time "
             "advances with every guest instruction, so CPU µs per IO counts guest instructions "
             "and the ratios do not depend on what else the host runs. IOPS here are in virtual "
             "time.",
-            table, meta)
-    if meta.get("variant") == "seed":
+            table, meta, guest)
+    if kind == "seed":
         return variant_section(
             SEED_HEADING,
             "The seed's experiment as it ran it: size-based, every 4 KiB block of the file read "
@@ -811,17 +909,18 @@ def readme_section(table, meta, guest, layout):
             + meta.get("size", "?") + " file. The seed's figures (2020, real hardware): preadv "
             "73.8 s, io-wq 12.05 s, async buffered 9.28 s; the table's `wall s` column is each "
             "run's wall time here, fio's start-up included.",
-            table, meta)
-    if meta.get("variant") == "mempressure":
+            table, meta, guest)
+    if kind == "mempressure":
         return variant_section(
             MEMPRESSURE_HEADING,
             "The tradeoff rasync makes on purpose, from the submitter's side (`RASYNC_BENCH_ROWS="
             "\"mp_stock mp_stock_aa mp_rasync\" make bench`, published to `results/mempressure/`; "
             "the same rows run in the default `make bench` too): with most of RAM mlocked, "
-            "readahead's allocations fail and 6.12's `filemap_get_pages()` returns -EAGAIN to an "
-            "`IOCB_WAITQ` read, which io_uring punts to io-wq; rasync instead allocates the folio "
-            "and starts `->read_folio` in the submitting task, inside `io_uring_enter()`.",
-            table, meta)
+            "readahead's allocations fail and " + stock_eagain(KERNEL).replace(
+                " when readahead could not add the folio (its allocations do not retry under "
+                "reclaim)", "") + ", which io_uring punts to io-wq; rasync instead allocates the "
+            "folio and starts `->read_folio` in the submitting task, inside `io_uring_enter()`.",
+            table, meta, guest)
     if meta.get("guest_smp") == "1":
         return variant_section(
             ONECPU_HEADING,
@@ -829,7 +928,7 @@ def readme_section(table, meta, guest, layout):
             "to `results/one-cpu/`): fio and the io-wq workers its punted reads run on share that "
             "CPU, so io-wq's work cannot hide on an otherwise idle second vCPU. This is the seed's "
             "comparison of the same work for less CPU.",
-            table, meta)
+            table, meta, guest)
     rt = int(meta.get("runtime", "0") or 0)
     lines = [
         "## Benchmark",
@@ -840,7 +939,8 @@ def readme_section(table, meta, guest, layout):
         "`qemu/guest-bench.sh`, report `scripts/bench_report.py`): one boot lays the files out on "
         "ext4, the host flushes the image, a second boot runs every row. Rows: 1 preadv QD1 (the seed's "
         "first row); 2 io_uring QD32 with `kernel.io_uring_async_buffered_reads=0`, every buffered "
-        "read punted to io-wq (the seed's “Mainline”); 3 io_uring QD32 on the stock 6.12 async path "
+        "read punted to io-wq (the seed's “Mainline”); 3 io_uring QD32 on the " + stock_name(KERNEL)
+        + " async path "
         "(rasync loaded, `enabled=N`); 4 io_uring QD32 with rasync serving the reads (`enabled=Y`, "
         "the seed's “This patchset”); 5 io_uring QD32 `direct=1`, the device limit for cold random "
         "reads; 3h/4h rows 3 and 4 with the file in the page cache. The decomposition of rasync's "
@@ -863,13 +963,14 @@ def readme_section(table, meta, guest, layout):
         "published to `results/mempressure/`), `RASYNC_BENCH_MP_LEAVE_MB`, `RASYNC_BENCH_SMP` "
         "(`1`: `results/one-cpu/`), `RASYNC_BENCH_KERNEL` (`distro`: the run kernel with "
         "`CONFIG_JUMP_LABEL` and CPU mitigations, `results/*-distro/`), `RASYNC_ICOUNT` "
-        "(`results/icount/`). The seed's full "
+        "(`results/icount/`), `RASYNC_KERNEL` (`6.12`: the LTS instead of 7.3, "
+        "`results/*-6.12/`). The seed's full "
         "experiment, where the machine allows: `RASYNC_BENCH_SIZE=4G RASYNC_BENCH_RUNTIME=0 make bench`. "
         "Outputs: `results/latest/table.md`, `plot.svg`, `runs.json` (every run: IOPS, clat "
         "percentiles, whole-process CPU and context switches, io-wq events, peak `iou-wrk` threads, "
-        "rasync stats); raw guest output in `out/bench/<timestamp>/`.",
+        "rasync stats); raw guest output in `out/<kernel>/bench/<timestamp>/`.",
         "",
-        f"Latest results — command: `{meta.get('command', 'make bench')}`, {meta.get('start', '?')}, "
+        f"Latest results — command: `{shown_command(meta, guest)}`, {meta.get('start', '?')}, "
         f"git {meta.get('git_head', '?')}{' (dirty tree)' if meta.get('git_dirty', '0') not in ('0', '') else ''}, "
         f"bench wall time {meta.get('wall_s', '?')} s.",
         "",
@@ -904,66 +1005,93 @@ def readme_section(table, meta, guest, layout):
 
 
 # The headline ratios README.md quotes, one table for all variants:
-# (results directory, what, ratio key, A/A ratio key, metric).
+# (results directory, what, ratio key, A/A ratio key, metric); "{stock}" in
+# what is the stock path of the run's kernel ("stock 7.3").  Each row is
+# quoted for the directory and for the same variant measured on another
+# kernel (results/icount-6.12/), if published, with a kernel column.
 HEADLINE = [
-    ("demo", "rasync / stock 6.12 IOPS, `make run`'s shape", "rasync_over_stock_iops_cold",
+    ("demo", "rasync / {stock} IOPS, `make run`'s shape", "rasync_over_stock_iops_cold",
      "aa_iops_cold", "iops"),
     ("demo", "rasync / io-wq IOPS, `make run`'s shape", "rasync_over_iowq_iops", "aa_iops_cold", "iops"),
     ("demo", "rasync / io-wq CPU per IO, `make run`'s shape", "rasync_over_iowq_cpu_per_io",
      "aa_cpu_per_io_cold", "cpu_us_per_io"),
-    ("demo-icount", "rasync / stock instructions per IO, `make run`'s shape",
+    ("demo-icount", "rasync / {stock} instructions per IO, `make run`'s shape",
      "rasync_over_stock_cpu_per_io_cold", "aa_cpu_per_io_cold", "cpu_us_per_io"),
     ("latest", "rasync / io-wq IOPS, cold, file 2× RAM", "rasync_over_iowq_iops", "aa_iops_cold", "iops"),
     ("latest", "rasync / io-wq CPU per IO, cold", "rasync_over_iowq_cpu_per_io", "aa_cpu_per_io_cold",
      "cpu_us_per_io"),
-    ("latest", "rasync / stock 6.12 IOPS, cold", "rasync_over_stock_iops_cold", "aa_iops_cold", "iops"),
-    ("latest", "rasync / stock 6.12 IOPS, hot", "rasync_over_stock_iops_hot", "aa_iops_hot", "iops"),
-    ("latest", "rasync / stock CPU per IO, cold", "rasync_over_stock_cpu_per_io_cold",
+    ("latest", "rasync / {stock} IOPS, cold", "rasync_over_stock_iops_cold", "aa_iops_cold", "iops"),
+    ("latest", "rasync / {stock} IOPS, hot", "rasync_over_stock_iops_hot", "aa_iops_hot", "iops"),
+    ("latest", "rasync / {stock} CPU per IO, cold", "rasync_over_stock_cpu_per_io_cold",
      "aa_cpu_per_io_cold", "cpu_us_per_io"),
-    ("icount", "rasync / stock instructions per IO, cold", "rasync_over_stock_cpu_per_io_cold",
+    ("icount", "rasync / {stock} instructions per IO, cold", "rasync_over_stock_cpu_per_io_cold",
      "aa_cpu_per_io_cold", "cpu_us_per_io"),
-    ("icount", "rasync / stock instructions per IO, hot", "rasync_over_stock_cpu_per_io_hot",
+    ("icount", "rasync / {stock} instructions per IO, hot", "rasync_over_stock_cpu_per_io_hot",
      "aa_cpu_per_io_hot", "cpu_us_per_io"),
     ("one-cpu", "rasync / io-wq IOPS, one vCPU", "rasync_over_iowq_iops", "aa_iops_cold", "iops"),
     ("one-cpu", "rasync / io-wq CPU per IO, one vCPU", "rasync_over_iowq_cpu_per_io",
      "aa_cpu_per_io_cold", "cpu_us_per_io"),
-    ("mempressure", "rasync / stock IOPS, memory pressure", "rasync_over_stock_iops_mp", "aa_iops_mp",
+    ("mempressure", "rasync / {stock} IOPS, memory pressure", "rasync_over_stock_iops_mp", "aa_iops_mp",
      "iops"),
 ]
 HEADLINE_BEGIN = "<!-- headline ratios: generated by scripts/bench_report.py from results/*/runs.json -->"
 HEADLINE_END = "<!-- end of headline ratios -->"
 
 
-def headline_md(results):
-    """README's table of the headline ratios, each with its A/A floor, its
-    verdict and the command behind it, read from the published runs.json."""
-    docs = {}
-    for d, *_ in HEADLINE:
-        p = os.path.join(results, d, "runs.json")
-        if d not in docs and os.path.exists(p):
-            with open(p, encoding="utf-8") as f:
-                docs[d] = json.load(f)
-    out = ["| ratio | value (per-round range) | A/A floor | verdict | results |",
-           "|---|---|---|---|---|"]
-    used = []
+def kernel_dirs(results, d):
+    """d and the same variant published for other kernels (d-6.12), those
+    that exist under `results`, d first."""
+    try:
+        names = sorted(os.listdir(results))
+    except OSError:
+        names = []
+    other = [n for n in names if re.fullmatch(re.escape(d) + r"-\d+\.\d+", n)]
+    return [x for x in [d] + other if os.path.exists(os.path.join(results, x, "runs.json"))]
+
+
+def headline_rows(results):
+    """README's headline ratios as published: [{"dir", "what", "kernel",
+    "ratio", "aa", "metric", "meta", "guest"}], in HEADLINE's order, each
+    variant's other kernels right after it."""
+    docs, out = {}, []
     for d, what, key, aa_key, metric in HEADLINE:
-        doc = docs.get(d)
-        r = doc["ratios"].get(key) if doc else None
-        if not r:
-            continue
-        aa = doc["ratios"].get(aa_key)
+        for x in kernel_dirs(results, d):
+            if x not in docs:
+                with open(os.path.join(results, x, "runs.json"), encoding="utf-8") as f:
+                    docs[x] = json.load(f)
+            doc = docs[x]
+            r = doc["ratios"].get(key)
+            if not r:
+                continue
+            k = kernel_series(doc["meta"], doc.get("guest"))
+            out.append({"dir": x, "what": what.format(stock=stock_name(k)), "kernel": k, "ratio": r,
+                        "aa": doc["ratios"].get(aa_key), "metric": metric, "meta": doc["meta"],
+                        "guest": doc.get("guest", {})})
+    return out
+
+
+def headline_md(results):
+    """README's table of the headline ratios, each with its kernel, its A/A
+    floor, its verdict and the command behind it, read from the published
+    runs.json."""
+    out = ["| ratio | kernel | value (per-round range) | A/A floor | verdict | results |",
+           "|---|---|---|---|---|---|"]
+    used = {}
+    for h in headline_rows(results):
+        r, aa, d = h["ratio"], h["aa"], h["dir"]
         floor = bench_stats.noise_floor(aa)
-        v = bench_stats.verdict(r, aa, metric)
-        out.append(f"| {what} | {rfmt(r)} | {'±%.1f%%' % (floor * 100) if floor is not None else '–'} "
+        v = bench_stats.verdict(r, aa, h["metric"])
+        out.append(f"| {h['what']} | {h['kernel']} | {rfmt(r)} "
+                   f"| {'±%.1f%%' % (floor * 100) if floor is not None else '–'} "
                    f"| {v or 'no A/A row'} | [`results/{d}/`](results/{d}/table.md) |")
-        if d not in used:
-            used.append(d)
+        used.setdefault(d, h)
     out.append("")
-    for d in used:
-        m = docs[d]["meta"]
+    for d, h in used.items():
+        m = h["meta"]
         rounds = m.get("rounds", "?")
-        out.append(f"- `results/{d}/`: `{m.get('command', '?')}` ({m.get('start', '?')[:10]}, "
-                   f"git {m.get('git_head', '?')}, {rounds} round{'s' if rounds != '1' else ''}, "
+        out.append(f"- `results/{d}/`: `{shown_command(m, h['guest'])}` ({m.get('start', '?')[:10]}, "
+                   f"git {m.get('git_head', '?')}, Linux {h['kernel']} "
+                   f"({h['guest'].get('uname', '?')}), {rounds} round{'s' if rounds != '1' else ''}, "
                    f"bench wall time {m.get('wall_s', '?')} s)")
     return "\n".join([HEADLINE_BEGIN] + out + [HEADLINE_END]) + "\n"
 
@@ -983,12 +1111,22 @@ def splice_headline(path, results):
 def splice_readme(path, section):
     """Replace the section of README `path` that starts with the first line
     of `section` (up to the next "## " heading or the end) with `section`,
-    or add it after the "## Benchmark" section: the README's benchmark text
-    is generated, never edited by hand."""
+    or add it after the section of the same kind on the default kernel (for
+    a "..., Linux 6.12" heading), else after the "## Benchmark" section: the
+    README's benchmark text is generated, never edited by hand."""
     heading = section.split("\n", 1)[0]
     with open(path, encoding="utf-8") as f:
         text = f.read()
     start = text.find("\n" + heading + "\n")
+    # a new section of another kernel goes right after the default kernel's
+    # section of the same kind ("..., Linux 6.12" after "...")
+    base = re.sub(r", Linux \d+\.\d+$", "", heading)
+    at = text.find("\n" + base + "\n") if base != heading else -1
+    if start < 0 and at >= 0:
+        nxt = text.find("\n## ", at + 1)
+        start = len(text) if nxt < 0 else nxt
+        text = text[:start].rstrip("\n") + "\n\n" + heading + "\n" + text[start:]
+        start = text.find("\n" + heading + "\n")
     if start < 0:
         bench = text.find("\n## Benchmark\n")
         if bench < 0:
@@ -1017,7 +1155,14 @@ def main():
     ap.add_argument("--results", help="the published results directory (for --headline)")
     ap.add_argument("--readme")
     ap.add_argument("--hostload", help="lines 'epoch loadavg1 other_qemu_guests' sampled during the run")
+    ap.add_argument("--rerender", metavar="RUNS.JSON",
+                    help="render a published runs.json again (to --latest, --readme, --splice, "
+                    "--headline) instead of a guest log")
+    ap.add_argument("--variant", help="with --rerender: the variant's new name (its directory "
+                    "under results/ moved, e.g. icount -> icount-6.12)")
     a = ap.parse_args()
+    if a.rerender:
+        return rerender(a)
     if a.headline and not a.log:    # only the headline table, from what is published
         splice_headline(a.headline, a.results or os.path.join(os.path.dirname(a.headline), "results"))
         return 0
@@ -1039,6 +1184,7 @@ def main():
             meta["host_load_max"] = f"{max(loads):.2f}"
             meta["other_guests_max"] = str(max(guests))
     parsed = parse_log(a.log)
+    use_kernel(kernel_series(meta, parsed["guest"]))
     runs = [build_run(r) for r in parsed["runs"]]
     runs.sort(key=lambda r: r["seq"])
     os.makedirs(os.path.join(a.out, "runs"), exist_ok=True)
@@ -1055,23 +1201,47 @@ def main():
         print("bench: no run could be parsed from the guest log", file=sys.stderr)
         return 1
 
+    return publish(a, meta, parsed["guest"], parsed["layout"], runs, bool(parsed["done"]),
+                   parsed["fatal"], parsed["dmesg"])
+
+
+def rerender(a):
+    """--rerender: a published runs.json rendered again by this script (its
+    runs as they were measured; labels, ratios and verdicts recomputed), to
+    --latest (default: the runs.json's directory)."""
+    with open(a.rerender, encoding="utf-8") as f:
+        old = json.load(f)
+    meta = dict(old["meta"])
+    if a.variant:
+        meta["variant"] = a.variant
+    use_kernel(kernel_series(meta, old.get("guest")))
+    a.latest = a.latest or os.path.dirname(os.path.abspath(a.rerender))
+    a.out = a.latest
+    runs = sorted(old["runs"], key=lambda r: r["seq"])
+    return publish(a, meta, old.get("guest", {}), old.get("layout", {}), runs, old.get("complete"),
+                   old.get("fatal"), old.get("dmesg_tail", []))
+
+
+def publish(a, meta, guest, layout, runs, complete, fatal, dmesg):
+    """runs.json, table.md and plot.svg to --out (and --latest); the README
+    section (--readme, --splice) and the headline table (--headline)."""
     summ = summarize(runs)
     rat, targets = ratios_and_targets(runs, summ)
-    table = table_md(runs, summ, rat, targets, meta, parsed["guest"], parsed["layout"])
+    table = table_md(runs, summ, rat, targets, meta, guest, layout)
     doc = {
         "meta": meta,
-        "guest": parsed["guest"],
-        "layout": parsed["layout"],
-        "complete": bool(parsed["done"]),
-        "fatal": parsed["fatal"],
-        "mitigations": mitigation_summary(meta, parsed["guest"]),
+        "guest": guest,
+        "layout": layout,
+        "complete": complete,
+        "fatal": fatal,
+        "mitigations": mitigation_summary(meta, guest),
         "rows": [{"key": k, "no": n, "label": l, "cache": t} for k, n, l, t in ROWS],
         "summary": summ,
         "ratios": rat,
         "targets": targets,
         "profiles": bench_profile.summary(runs),
         "runs": runs,
-        "dmesg_tail": parsed["dmesg"],
+        "dmesg_tail": dmesg,
     }
     files = {
         "runs.json": json.dumps(doc, indent=1, sort_keys=False) + "\n",
@@ -1081,13 +1251,13 @@ def main():
     for name, text in files.items():
         with open(os.path.join(a.out, name), "w", encoding="utf-8") as f:
             f.write(text)
-    if a.latest:
+    if a.latest and os.path.abspath(a.latest) != os.path.abspath(a.out):
         os.makedirs(a.latest, exist_ok=True)
         for name in files:
             shutil.copyfile(os.path.join(a.out, name), os.path.join(a.latest, name))
     if a.readme:
         os.makedirs(os.path.dirname(os.path.abspath(a.readme)), exist_ok=True)
-        section = readme_section(table, meta, parsed["guest"], parsed["layout"])
+        section = readme_section(table, meta, guest, layout)
         with open(a.readme, "w", encoding="utf-8") as f:
             f.write(section)
         if a.splice:
@@ -1097,8 +1267,8 @@ def main():
 
     print(table)
     where = a.latest or a.out
-    print(f"bench: wrote {os.path.join(a.out, 'runs')}/*.json and {where}/{{runs.json,table.md,plot.svg}}"
-          + (f" and {a.readme}" if a.readme else ""))
+    print(f"bench: wrote {'' if a.rerender else os.path.join(a.out, 'runs') + '/*.json and '}"
+          f"{where}/{{runs.json,table.md,plot.svg}}" + (f" and {a.readme}" if a.readme else ""))
     return 0
 
 
