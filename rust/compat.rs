@@ -3,8 +3,10 @@
 //! What differs between the kernels rasync builds for, Linux 6.12 (the LTS)
 //! and Linux 7.3, in one place.  `rust/Kbuild` passes
 //! `--cfg rasync_linux="<VERSION>.<PATCHLEVEL>"` of the tree it builds
-//! against; everything else reads the constants and names below, never the
-//! cfg, so the read path has one copy for both kernels.
+//! against; everything else reads the constants and names below, not the
+//! cfg, so the read path has one copy for both kernels.  The one other
+//! reader is `rasync_main.rs`'s pair of `module!` blocks: a macro's keys
+//! (`author` / `authors`) cannot come from a constant.
 //!
 //! The C side's differences are in `shim/compat.h`.
 //!
