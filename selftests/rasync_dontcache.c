@@ -188,17 +188,9 @@ static long read_whole(struct __test_metadata *_metadata,
 	struct ru_opts o = { .op = RU_READ, .rw_flags = rw_flags };
 	struct ru_result res;
 	long pages;
-	int ret;
 
-	pages = ru_evict(self->fd, FILE_SIZE);
-	ASSERT_EQ(0, pages) TH_LOG("evicting %s: %ld pages still cached (or -errno)",
-				   self->path, pages);
-	ret = ru_run(&self->r, self->fd, &o, self->reqs, self->n, FILE_SEED,
-		     FILE_SIZE, &res);
-	ASSERT_LE(0, ret) TH_LOG("%s: io_uring: %s", what, strerror(-ret));
-	ASSERT_EQ(0, ret) TH_LOG("%s: %u of %u reads bad (seed 0x%llx); first: %s",
-				 what, res.nbad, self->n,
-				 (unsigned long long)ru_seed(), res.msg);
+	RU_COLD_READ(&self->r, self->fd, self->path, &o, self->reqs, self->n,
+		     FILE_SEED, FILE_SIZE, what, &res);
 	ASSERT_EQ(FILE_SIZE, res.bytes);
 	pages = ru_resident_ranges(self->fd, FILE_SIZE, where, len);
 	ASSERT_LE(0, pages) TH_LOG("mincore of %s: %s", self->path,

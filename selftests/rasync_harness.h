@@ -71,4 +71,25 @@
 	}								\
 } while (0)
 
+/*
+ * Evict the test file @fd (@path, @size bytes), read it cold through the
+ * io_uring reader @r with @o and the requests @q[@n], and fail the case
+ * unless every read returned the bytes of @seed; @res gets the result.
+ */
+#define RU_COLD_READ(r, fd, path, o, q, n, seed, size, what, res) do {	\
+	long __pages = ru_evict((fd), (size));				\
+	int __ret;							\
+									\
+	ASSERT_EQ(0, __pages)						\
+		TH_LOG("evicting %s: %ld pages still cached (or -errno)", \
+		       (path), __pages);				\
+	__ret = ru_run((r), (fd), (o), (q), (n), (seed), (size), (res)); \
+	ASSERT_LE(0, __ret)						\
+		TH_LOG("%s: io_uring: %s", (what), strerror(-__ret));	\
+	ASSERT_EQ(0, __ret)						\
+		TH_LOG("%s: %u of %u reads bad (seed 0x%llx); first: %s", \
+		       (what), (res)->nbad, (n),			\
+		       (unsigned long long)ru_seed(), (res)->msg);	\
+} while (0)
+
 #endif /* RASYNC_HARNESS_H */

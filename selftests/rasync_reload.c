@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "rasync_util.h"
+#include "rasync_harness.h"
 
 #define FILE_SIZE	(2 * 1024 * 1024 + 777)
 #define FILE_SEED	0x72656c6fULL		/* "relo" */
@@ -95,17 +96,9 @@ static void cold_read(struct __test_metadata *_metadata,
 {
 	struct ru_opts o = { .op = RU_READ };
 	struct ru_result res;
-	long pages;
-	int ret;
 
-	pages = ru_evict(self->fd, FILE_SIZE);
-	ASSERT_EQ(0, pages) TH_LOG("evicting %s: %ld pages still cached (or -errno)",
-				   self->path, pages);
-	ret = ru_run(&self->r, self->fd, &o, q, n, FILE_SEED, FILE_SIZE, &res);
-	ASSERT_LE(0, ret) TH_LOG("%s: io_uring: %s", what, strerror(-ret));
-	ASSERT_EQ(0, ret) TH_LOG("%s: %u of %u reads bad (seed 0x%llx); first: %s",
-				 what, res.nbad, n,
-				 (unsigned long long)ru_seed(), res.msg);
+	RU_COLD_READ(&self->r, self->fd, self->path, &o, q, n, FILE_SEED,
+		     FILE_SIZE, what, &res);
 }
 
 TEST_F_TIMEOUT(reload, data_identical_across_unload_and_reload, 180)
