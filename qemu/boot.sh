@@ -76,14 +76,7 @@ tcg)
 		# the patch site under multi-threaded TCG (filemap_read's hook key,
 		# rasync_stress_unload: 2 of 3 runs), never with one host thread;
 		# on KVM and real hardware the text_poke protocol is the kernel's.
-		tcg_thread=${RASYNC_TCG_THREAD:-}
-		if [ -z "$tcg_thread" ]; then
-			tcg_thread=multi
-			kconfig="$(dirname "$kernel")/../../../.config"
-			if [ -f "$kconfig" ] && grep -qx 'CONFIG_JUMP_LABEL=y' "$kconfig"; then
-				tcg_thread=single
-			fi
-		fi
+		tcg_thread=$(tcg_thread_for "$(dirname "$kernel")/../../..")
 		accel_args=(-accel "tcg,thread=$tcg_thread" -cpu max)
 	fi ;;
 *) die "accel.sh printed '$accel'" ;;

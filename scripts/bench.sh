@@ -187,8 +187,7 @@ log "bench: host load average at start: $load_start (other guests/builds make nu
 	echo "start=$start_iso"
 	echo "accel=$accel"
 	echo "icount=${RASYNC_ICOUNT:-}"
-	# what qemu/boot.sh chooses: one host thread for a kernel with jump labels
-	echo "tcg_thread=${RASYNC_TCG_THREAD:-$(grep -qx CONFIG_JUMP_LABEL=y "$kdir/.config" && echo single || echo multi)}"
+	echo "tcg_thread=$(tcg_thread_for "$kdir")"
 	echo "host_nproc=$(nproc)"
 	echo "host_cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "host_kernel=$(uname -r)"

@@ -51,6 +51,19 @@ export CCACHE_DIR="$RASYNC_CACHE/ccache"
 export CCACHE_BASEDIR="$RASYNC_CACHE"
 export CCACHE_MAXSIZE=8G
 
+# The TCG thread mode qemu/boot.sh uses for the kernel built in $1 (see
+# there why): RASYNC_TCG_THREAD, else single for a kernel with
+# CONFIG_JUMP_LABEL, else multi.
+tcg_thread_for() {
+	if [ -n "${RASYNC_TCG_THREAD:-}" ]; then
+		echo "$RASYNC_TCG_THREAD"
+	elif grep -qsx 'CONFIG_JUMP_LABEL=y' "$1/.config"; then
+		echo single
+	else
+		echo multi
+	fi
+}
+
 die() { echo "rasync: ERROR: $*" >&2; exit 1; }
 log() { echo "rasync: $*" >&2; }
 
