@@ -94,13 +94,20 @@ pub(crate) fn trace_get_pages(mapping: &Mapping, index: usize, last_index: usize
     }
 }
 
+/// Whether `rasync:rasync_woken` is on: reads are timed at
+/// `-EIOCBQUEUED` only then.
+#[inline]
+pub(crate) fn woken_enabled() -> bool {
+    enabled!(__tracepoint_rasync_woken)
+}
+
 /// `rasync:rasync_woken`: io_uring retried a read at `pos` that sat at
-/// `-EIOCBQUEUED` for `ns` nanoseconds.
+/// `-EIOCBQUEUED` for `ns` nanoseconds; also counted in `queued_hist`.
 #[inline]
 pub(crate) fn woken(file: &File, pos: i64, ns: u64) {
     // SAFETY: No preconditions: a per-CPU increment.
     unsafe { ffi::rasync_queued_hist_add(ns) };
-    if enabled!(__tracepoint_rasync_woken) {
+    if woken_enabled() {
         // SAFETY: The file is open (`File`'s invariant).
         unsafe { ffi::rust_do_trace_rasync_woken(file.as_ptr(), pos, ns) }
     }

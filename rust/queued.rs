@@ -14,7 +14,9 @@
 //! sample).  It is a statistic, never a decision.
 //!
 //! Module glue, called by the hook's entry point around the read path and
-//! never by it: a statistic must not shape a read.
+//! never by it: a statistic must not shape a read.  Called only while
+//! `rasync:rasync_woken` is enabled, so that untraced reads pay for neither
+//! clock read nor look-up.
 
 use core::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use kernel::bindings;

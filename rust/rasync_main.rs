@@ -102,24 +102,32 @@ unsafe extern "C" fn rasync_read(
 }
 
 /// rasync's `filemap_read()`, with the time a read sat at `-EIOCBQUEUED`
-/// taken on its retry (`queued_hist`, `rasync:rasync_woken`).
+/// taken on its retry (`queued_hist`, `rasync:rasync_woken`) while that
+/// event is enabled: two clock reads and a table look-up per queued read
+/// are a cost no read should pay unless someone is looking.
 fn read_timed(
     iocb: &Kiocb,
     waitq: Option<WaitPageQueue<'_>>,
     iter: &mut IovIterDest<'_>,
     already_read: isize,
 ) -> isize {
+    let timed = events::woken_enabled();
     let key = queued::key(iocb);
-    if let Some(ns) = queued::take(key) {
-        events::woken(iocb.file(), iocb.pos(), ns);
+    if timed {
+        if let Some(ns) = queued::take(key) {
+            events::woken(iocb.file(), iocb.pos(), ns);
+        }
     }
     let ret = read::filemap_read(iocb, waitq, iter, already_read);
     // From here on the kiocb may be io_uring's: only its address is used.
-    if ret == EIOCBQUEUED.to_errno() as isize {
+    if timed && ret == EIOCBQUEUED_RET {
         queued::note(key);
     }
     ret
 }
+
+/// `-EIOCBQUEUED` as `filemap_read()` returns it.
+const EIOCBQUEUED_RET: isize = -(bindings::EIOCBQUEUED as isize);
 
 static OPS: bindings::filemap_read_ops = bindings::filemap_read_ops {
     read: Some(rasync_read),
