@@ -17,8 +17,10 @@ use kernel::ffi::c_int;
 use kernel::prelude::*;
 
 // The layers, bottom up: a module imports from its own group and the
-// groups before it, never from one after it, with one exception:
-// `mm::wait` counts its waits in `stats`.
+// groups before it, never from one after it, with two exceptions:
+// `mm::wait` counts its waits in `stats`, and `compat::debugfs`, glue that
+// differs between the kernels (`debugfs.rs` on 7.3), shows this file's
+// state of the hook.
 //
 // Declarations of C (and of the C shims in `shim/`), and what differs
 // between the kernels this builds for.
@@ -38,6 +40,7 @@ mod read;
 mod queued;
 mod selftest;
 
+use compat::debugfs::Debugfs;
 use fs::Kiocb;
 use iov::IovIterDest;
 use mm::wait::WaitPageQueue;
@@ -72,11 +75,7 @@ unsafe extern "C" fn rasync_read(
     iter: *mut bindings::iov_iter,
     already_read: isize,
 ) -> isize {
-    // SAFETY: `rasync_hook_only` is a C `bool` (0 or 1) module parameter
-    // that param_set_bool() stores with a plain byte store; a relaxed atomic
-    // byte load is the instruction C's READ_ONCE() of it is.
-    let hook_only = unsafe { AtomicBool::from_ptr(addr_of_mut!(ffi::rasync_hook_only)) }
-        .load(Ordering::Relaxed);
+    let hook_only = hook_only();
     let raw = iocb;
     // SAFETY: `filemap_read()` hands us its kiocb, with the file it names
     // open, and its iterator, both used by nobody else until we return
@@ -99,6 +98,16 @@ unsafe extern "C" fn rasync_read(
         events::read(id, pos, count, flags, ret, hook_only);
     }
     ret
+}
+
+/// The `hook_only` parameter: whether the hook passes every read to the
+/// stock path.
+#[inline]
+fn hook_only() -> bool {
+    // SAFETY: `rasync_hook_only` is a C `bool` (0 or 1) module parameter
+    // that param_set_bool() stores with a plain byte store; a relaxed atomic
+    // byte load is the instruction C's READ_ONCE() of it is.
+    unsafe { AtomicBool::from_ptr(addr_of_mut!(ffi::rasync_hook_only)) }.load(Ordering::Relaxed)
 }
 
 /// rasync's `filemap_read()`, with the time a read sat at `-EIOCBQUEUED`
@@ -177,25 +186,6 @@ extern "C" fn rasync_run_selftest() -> c_int {
     }
 }
 
-/// The debugfs directory `rasync/`, removed on drop.
-struct Debugfs;
-
-impl Debugfs {
-    fn create() -> Self {
-        // SAFETY: Called once, from module init, before anything reads the
-        // files.
-        unsafe { ffi::rasync_debugfs_init() };
-        Self
-    }
-}
-
-impl Drop for Debugfs {
-    fn drop(&mut self) {
-        // SAFETY: Created in `create`; nothing uses the files after exit.
-        unsafe { ffi::rasync_debugfs_exit() };
-    }
-}
-
 /// The parameter-driven read hook: registered while `enabled`, and for good
 /// unregistered, with its readers gone, on drop.
 struct Hook;
@@ -236,7 +226,7 @@ impl kernel::Module for Rasync {
             pr_err!("C and Rust disagree on folio_order(); rebuild against this kernel\n");
             return Err(EINVAL);
         }
-        let debugfs = Debugfs::create();
+        let debugfs = Debugfs::create()?;
         let hook = Hook::start()?;
         pr_info!(
             "loaded, read hook {}\n",

@@ -247,16 +247,29 @@ case_stats_reset_zeroes() {
 	[ "$(echo $seen | tr ' ' '\n' | sort | uniq -d)" = "" ] || fail "stats repeats a name: $seen"
 }
 
+# "reset" is the one command: blanks around it are fine, up to 15 bytes.
+# (busybox's echo -ne writes once, and says why a write failed.)
+case_stats_reset_takes_blanks() {
+	need_loaded || return
+	for w in 'reset' ' reset' 'reset \t' '  reset       \n'; do
+		err=$({ echo -ne "$w" >"$DBG/stats"; } 2>&1) ||
+			fail "writing '$w' to stats failed: '$err'"
+	done
+}
+
+# anything else is EINVAL, as is "reset" padded to 16 bytes or more
 case_stats_rejects_garbage() {
 	need_loaded || return
-	if err=$({ echo foo >"$DBG/stats"; } 2>&1); then
-		fail "writing 'foo' to stats succeeded"
-	else
-		case $err in
-		*"Invalid argument"*) ;;
-		*) fail "writing 'foo' to stats: want EINVAL, got '$err'" ;;
-		esac
-	fi
+	for w in 'foo\n' 'bogus' 'resetx\n' 'reset reset\n' 'reset          \n'; do
+		if err=$({ echo -ne "$w" >"$DBG/stats"; } 2>&1); then
+			fail "writing '$w' to stats succeeded"
+		else
+			case $err in
+			*"Invalid argument"*) ;;
+			*) fail "writing '$w' to stats: want EINVAL, got '$err'" ;;
+			esac
+		fi
+	done
 }
 
 case_in_kernel_selftest() {
@@ -306,7 +319,7 @@ case_reload_leaves_module_loaded() {
 
 CASES="insmod_rmmod_3x insmod_rejects_bad_enabled insmod_enabled_N_leaves_hook_off
 loaded_and_hooked_by_default runtime_rejects_bad_values selftest_rejects_bad_values disable_unhooks reenable_hooks
-repeated_writes_are_idempotent stats_reset_zeroes stats_rejects_garbage in_kernel_selftest rmmod_removes_debugfs
+repeated_writes_are_idempotent stats_reset_zeroes stats_reset_takes_blanks stats_rejects_garbage in_kernel_selftest rmmod_removes_debugfs
 reload_leaves_module_loaded"
 
 # shellcheck disable=SC2086 # split the list

@@ -2,8 +2,9 @@
 /*
  * rasync: the parts of the module that the kernel crate has no abstractions
  * for: runtime-writable module parameters with set callbacks (7.3's
- * module_param gives load-time, sysfs-invisible ones), per-CPU counters and
- * the debugfs files that sum them (6.12 has no Rust debugfs).
+ * module_param gives load-time, sysfs-invisible ones), per-CPU counters
+ * (per_cpu() is a macro) and, on 6.12, which has no Rust debugfs, the
+ * debugfs files that show them (compat.h).
  */
 #define pr_fmt(fmt) "rasync: " fmt
 
@@ -18,6 +19,7 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "rasync_shim.h"
 
 static bool rasync_enabled = true;
@@ -183,7 +185,7 @@ static const char *const rasync_stat_names[RASYNC_NR_STATS] = {
 #undef RASYNC_STAT
 };
 
-/* A counter's name, for the trace events that give a reason. */
+/* A counter's name, for debugfs and the trace events that give a reason. */
 const char *rasync_stat_name(unsigned int idx)
 {
 	return idx < RASYNC_NR_STATS ? rasync_stat_names[idx] : "?";
@@ -220,17 +222,68 @@ void rasync_queued_hist_add(u64 ns)
 	this_cpu_inc(rasync_queued_hist[min(fls64(ns), RASYNC_HIST_BUCKETS - 1)]);
 }
 
+/*
+ * What debugfs shows, summed over all CPUs: per_cpu() is a macro, so
+ * Rust's debugfs files (7.3) read the sums through these.
+ */
+u64 rasync_stat_sum(unsigned int idx)
+{
+	u64 sum = 0;
+	int cpu;
+
+	if (WARN_ON_ONCE(idx >= RASYNC_NR_STATS))
+		return 0;
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(rasync_stats[idx], cpu);
+	return sum;
+}
+
+unsigned int rasync_queued_hist_buckets(void)
+{
+	return RASYNC_HIST_BUCKETS;
+}
+
+u64 rasync_queued_hist_sum(unsigned int b)
+{
+	u64 sum = 0;
+	int cpu;
+
+	if (WARN_ON_ONCE(b >= RASYNC_HIST_BUCKETS))
+		return 0;
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(rasync_queued_hist[b], cpu);
+	return sum;
+}
+
+/* Zeroes every counter and the histogram: a write of "reset" to stats. */
+void rasync_stats_reset(void)
+{
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		for (i = 0; i < RASYNC_NR_STATS; i++)
+			per_cpu(rasync_stats[i], cpu) = 0;
+		for (i = 0; i < RASYNC_HIST_BUCKETS; i++)
+			per_cpu(rasync_queued_hist[i], cpu) = 0;
+	}
+}
+
+bool rasync_state_enabled(void)
+{
+	return READ_ONCE(rasync_enabled);
+}
+
+#if RASYNC_C_DEBUGFS
+
 /* Lines "<from_ns> <to_ns> <count>" for the non-empty buckets. */
 static int queued_hist_show(struct seq_file *m, void *v)
 {
 	unsigned int b;
-	int cpu;
 
 	for (b = 0; b < RASYNC_HIST_BUCKETS; b++) {
-		u64 sum = 0;
+		u64 sum = rasync_queued_hist_sum(b);
 
-		for_each_possible_cpu(cpu)
-			sum += per_cpu(rasync_queued_hist[b], cpu);
 		if (sum)
 			seq_printf(m, "%llu %llu %llu\n", b ? 1ULL << (b - 1) : 0,
 				   (1ULL << b) - 1, sum);
@@ -242,15 +295,10 @@ DEFINE_SHOW_ATTRIBUTE(queued_hist);
 static int stats_show(struct seq_file *m, void *v)
 {
 	unsigned int i;
-	int cpu;
 
-	for (i = 0; i < RASYNC_NR_STATS; i++) {
-		u64 sum = 0;
-
-		for_each_possible_cpu(cpu)
-			sum += per_cpu(rasync_stats[i], cpu);
-		seq_printf(m, "%s %llu\n", rasync_stat_names[i], sum);
-	}
+	for (i = 0; i < RASYNC_NR_STATS; i++)
+		seq_printf(m, "%s %llu\n", rasync_stat_names[i],
+			   rasync_stat_sum(i));
 	return 0;
 }
 
@@ -264,8 +312,6 @@ static ssize_t stats_write(struct file *file, const char __user *ubuf,
 			   size_t len, loff_t *ppos)
 {
 	char buf[16];
-	unsigned int i;
-	int cpu;
 
 	if (len == 0 || len >= sizeof(buf))
 		return -EINVAL;
@@ -274,12 +320,7 @@ static ssize_t stats_write(struct file *file, const char __user *ubuf,
 	buf[len] = '\0';
 	if (strcmp(strim(buf), "reset"))
 		return -EINVAL;
-	for_each_possible_cpu(cpu) {
-		for (i = 0; i < RASYNC_NR_STATS; i++)
-			per_cpu(rasync_stats[i], cpu) = 0;
-		for (i = 0; i < RASYNC_HIST_BUCKETS; i++)
-			per_cpu(rasync_queued_hist[i], cpu) = 0;
-	}
+	rasync_stats_reset();
 	return len;
 }
 
@@ -295,7 +336,7 @@ static const struct file_operations stats_fops = {
 static int state_show(struct seq_file *m, void *v)
 {
 	seq_printf(m, "hooked %d\nenabled %d\nhook_only %d\n", rasync_hooked(),
-		   READ_ONCE(rasync_enabled), READ_ONCE(rasync_hook_only));
+		   rasync_state_enabled(), READ_ONCE(rasync_hook_only));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(state);
@@ -315,3 +356,5 @@ void rasync_debugfs_exit(void)
 {
 	debugfs_remove_recursive(rasync_debugfs);
 }
+
+#endif /* RASYNC_C_DEBUGFS */
