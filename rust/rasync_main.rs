@@ -63,8 +63,9 @@ module! {
     license: "GPL",
 }
 
-/// The hook's entry point, called by `filemap_read()` (holding the hook's
-/// `percpu_ref`) for files with `FOP_BUFFER_RASYNC`.  The only place raw
+/// The hook's entry point, called by `filemap_read()` (inside the hook's
+/// SRCU read section on 7.3, holding its `percpu_ref` on 6.12) for files
+/// with `FOP_BUFFER_RASYNC`.  The only place raw
 /// pointers become types.
 ///
 /// # Safety

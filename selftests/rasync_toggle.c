@@ -8,7 +8,7 @@
  *
  *  - writer A (a thread) writes enabled=N: it unregisters the hook at once
  *    (debugfs says hooked 0) and then waits for the readers inside rasync
- *    to leave (the hook's percpu_ref drains);
+ *    to leave (the hook's generation of readers drains);
  *  - writer B (the main thread) then writes enabled=Y in a tight loop,
  *    retrying while it fails with EBUSY (the kernel refuses to register
  *    while readers of the old registration are inside), until it succeeds:

@@ -169,7 +169,8 @@ void rasync_shim_stop(void)
 /*
  * hook_only: the hook stays registered but every read goes straight to
  * filemap_read_stock(), so a benchmark can measure what the hook alone
- * costs (the percpu_ref, the indirect call) apart from the Rust read path.
+ * costs (the reader's SRCU section or percpu_ref, the indirect call) apart
+ * from the Rust read path.
  */
 bool rasync_hook_only;
 module_param_named(hook_only, rasync_hook_only, bool, 0644);
