@@ -227,16 +227,21 @@ void rasync_queued_hist_add(u64 ns)
  * What debugfs shows, summed over all CPUs: per_cpu() is a macro, so
  * Rust's debugfs files (7.3) read the sums through these.
  */
-u64 rasync_stat_sum(unsigned int idx)
+static u64 rasync_sum_cpus(const u64 __percpu *counter)
 {
 	u64 sum = 0;
 	int cpu;
 
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(counter, cpu);
+	return sum;
+}
+
+u64 rasync_stat_sum(unsigned int idx)
+{
 	if (WARN_ON_ONCE(idx >= RASYNC_NR_STATS))
 		return 0;
-	for_each_possible_cpu(cpu)
-		sum += per_cpu(rasync_stats[idx], cpu);
-	return sum;
+	return rasync_sum_cpus(&rasync_stats[idx]);
 }
 
 unsigned int rasync_queued_hist_buckets(void)
@@ -246,14 +251,9 @@ unsigned int rasync_queued_hist_buckets(void)
 
 u64 rasync_queued_hist_sum(unsigned int b)
 {
-	u64 sum = 0;
-	int cpu;
-
 	if (WARN_ON_ONCE(b >= RASYNC_HIST_BUCKETS))
 		return 0;
-	for_each_possible_cpu(cpu)
-		sum += per_cpu(rasync_queued_hist[b], cpu);
-	return sum;
+	return rasync_sum_cpus(&rasync_queued_hist[b]);
 }
 
 /* Zeroes every counter and the histogram: a write of "reset" to stats. */
