@@ -160,10 +160,14 @@ extern "C" fn rasync_set_enabled(on: bool) -> c_int {
         // unregisters it and waits for its readers before the module goes.
         let ret = to_result(unsafe { bindings::filemap_read_hook_register(&OPS) });
         if let Err(e) = ret {
-            pr_err!(
-                "could not register the filemap read hook: {}\n",
-                e.to_errno()
-            );
+            // -EBUSY (readers of the last registration not yet drained) is
+            // the writer's to retry, not worth a line in the log each time.
+            if e != EBUSY {
+                pr_err!(
+                    "could not register the filemap read hook: {}\n",
+                    e.to_errno()
+                );
+            }
             return e.to_errno();
         }
     } else {

@@ -59,6 +59,8 @@
 #define BLOCKED_MS	300
 /* how long a step that should finish may take */
 #define DONE_MS		10000
+/* how long the last reader's generation may take to drain once it left */
+#define DRAIN_S		(DONE_MS / 1000.0)
 /* the hung-task timeout while rmmod waits, and how long we watch rmmod */
 #define HUNG_TIMEOUT_S	2
 #define HUNG_WAIT_S	(4 * HUNG_TIMEOUT_S)
@@ -241,8 +243,9 @@ FIXTURE_TEARDOWN(uffd)
 		close(self->uffd);
 	if (self->fd >= 0)
 		close(self->fd);
-	if (ru_module_loaded())
-		ru_set_module_enabled(true);
+	/* the reader has left; its generation may still be draining */
+	if (ru_module_loaded() && ru_enable_module(DRAIN_S))
+		TH_LOG("enabled=Y at teardown failed");
 }
 
 /* Start the reader and return once it sleeps in the fault, inside rasync. */

@@ -534,6 +534,17 @@ int ru_set_module_enabled(bool on)
 	return ru_write_str(RASYNC_PARAM_ENABLED, on ? "Y\n" : "N\n");
 }
 
+int ru_enable_module(double timeout_s)
+{
+	double t0 = ru_now_s();
+	int ret;
+
+	while ((ret = ru_set_module_enabled(true)) == -EBUSY &&
+	       ru_now_s() - t0 < timeout_s)
+		usleep(10000);
+	return ret;
+}
+
 int ru_state_get(const char *key)
 {
 	char buf[512], *line, *save = NULL;

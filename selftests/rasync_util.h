@@ -165,6 +165,13 @@ bool ru_module_loaded(void);
 /* Module parameter "enabled": 1, 0 or -errno. */
 int ru_module_enabled(void);
 int ru_set_module_enabled(bool on);
+/*
+ * enabled=Y, retried for up to @timeout_s while the kernel says -EBUSY:
+ * after an enabled=N write that a signal cut short, the readers of the
+ * last registration drain in the background, and on 7.3 the hook sees
+ * them gone a grace period after they left.  0 or -errno.
+ */
+int ru_enable_module(double timeout_s);
 /* debugfs state "hooked"/"enabled" line: 1, 0 or -errno. */
 int ru_state_get(const char *key);
 

@@ -20,6 +20,9 @@
 
 #define RASYNC_IOCB_DONTCACHE 0
 
+/* The unbound system workqueue, renamed system_dfl_wq by 7.x. */
+#define RASYNC_UNBOUND_WQ system_unbound_wq
+
 static inline void rasync_compat_ra_dropbehind(struct readahead_control *ractl)
 {
 }
@@ -48,6 +51,9 @@ static inline int rasync_compat_create_folio(struct kiocb *iocb,
 
 /* Drop-behind (RWF_DONTCACHE) reads arrived in 6.14. */
 #define RASYNC_IOCB_DONTCACHE IOCB_DONTCACHE
+
+/* 7.3 warns once when work goes on system_unbound_wq, now deprecated. */
+#define RASYNC_UNBOUND_WQ system_dfl_wq
 
 static inline void rasync_compat_ra_dropbehind(struct readahead_control *ractl)
 {

@@ -82,7 +82,7 @@ static int rasync_wait_for_readers(void)
 	 * is still pending, that one is ours to drop.
 	 */
 	if (ret != -EINTR || !rasync_live ||
-	    !queue_work(system_unbound_wq, &rasync_drain_work))
+	    !queue_work(RASYNC_UNBOUND_WQ, &rasync_drain_work))
 		module_put(THIS_MODULE);
 	return ret;
 }
