@@ -65,8 +65,7 @@ module! {
 
 /// The hook's entry point, called by `filemap_read()` (inside the hook's
 /// SRCU read section on 7.3, holding its `percpu_ref` on 6.12) for files
-/// with `FOP_BUFFER_RASYNC`.  The only place raw
-/// pointers become types.
+/// with `FOP_BUFFER_RASYNC`.  The only place raw pointers become types.
 ///
 /// # Safety
 ///
