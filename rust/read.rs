@@ -171,7 +171,9 @@ fn start_folio_read(
 }
 
 /// `filemap_get_pages()`: fills `batch` with folios covering the start of
-/// the request, reading or waiting as the iocb flags allow.
+/// the request, reading or waiting as the iocb flags allow.  Inlined into
+/// its one caller for the reason [`filemap_read`] is.
+#[inline(always)]
 fn get_pages(
     iocb: &Kiocb,
     waitq: &mut Option<WaitPageQueue<'_>>,
@@ -290,6 +292,11 @@ fn same_folio(pos1: i64, pos2: i64, folio: &Folio) -> bool {
 
 /// `filemap_read()` for a file that opted in to async buffered reads.
 /// `waitq` is io_uring's wait entry of an `IOCB_WAITQ` read.
+///
+/// Inlined into its one caller, the hook's entry point: at `opt-level=s`
+/// rustc kept it apart, and the second call, frame and saved registers
+/// cost every read about as much as the hook itself.
+#[inline(always)]
 pub(crate) fn filemap_read(
     iocb: &Kiocb,
     mut waitq: Option<WaitPageQueue<'_>>,
