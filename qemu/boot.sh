@@ -72,10 +72,12 @@ tcg)
 		# that tells their cost under MTTCG from that of calls and returns).
 		# The default is multi, except for a kernel with CONFIG_JUMP_LABEL
 		# (7.3's debug kernel: xfs selects it): there, toggling a static key
-		# while the other vCPU runs the patched code gave "Oops: int3" at
-		# the patch site under multi-threaded TCG (filemap_read's hook key,
-		# rasync_stress_unload: 2 of 3 runs), never with one host thread;
-		# on KVM and real hardware the text_poke protocol is the kernel's.
+		# while the other vCPU runs the patched code gives "Oops: int3" at
+		# the patch site under multi-threaded TCG, rasync loaded or not
+		# (qemu/mttcg-int3.sh: the kernel's own tracepoint key in
+		# filemap_get_pages(), with rasync unloaded), never with one host
+		# thread; on KVM and real hardware the text_poke protocol is the
+		# kernel's.
 		tcg_thread=$(tcg_thread_for "$(dirname "$kernel")/../../..")
 		accel_args=(-accel "tcg,thread=$tcg_thread" -cpu max)
 	fi ;;
