@@ -20,9 +20,6 @@
 //!   folios before a not-uptodate last folio as a short read rather than
 //!   updating it ([`SHORT_READ_BEFORE_UPDATE`]);
 //! - `filemap_create_folio()` takes the kiocb (`shim/compat.h`).
-//!
-//! And the kernel crate: 7.3's has `kernel::debugfs`, 6.12's none
-//! ([`debugfs`]).
 
 use kernel::bindings;
 
@@ -33,40 +30,6 @@ pub(crate) mod aref {
     pub(crate) use kernel::sync::aref::{ARef, AlwaysRefCounted};
     #[cfg(rasync_linux = "6.12")]
     pub(crate) use kernel::types::{ARef, AlwaysRefCounted};
-}
-
-/// The debugfs directory `rasync/`, which the module owns: made in Rust,
-/// with `kernel::debugfs`, by `debugfs.rs` on 7.3; on 6.12, whose kernel
-/// crate has no debugfs, made by the C shim (`RASYNC_C_DEBUGFS` in
-/// `shim/compat.h`), with the same names and formats (the modes differ:
-/// `debugfs.rs`).
-#[cfg(not(rasync_linux = "6.12"))]
-#[path = "debugfs.rs"]
-pub(crate) mod debugfs;
-#[cfg(rasync_linux = "6.12")]
-pub(crate) mod debugfs {
-    use kernel::prelude::*;
-
-    use crate::ffi;
-
-    /// The C shim's debugfs directory `rasync/`, removed on drop.
-    pub(crate) struct Debugfs;
-
-    impl Debugfs {
-        pub(crate) fn create() -> Result<Self> {
-            // SAFETY: Called once, from module init, before anything reads
-            // the files.
-            unsafe { ffi::rasync_debugfs_init() };
-            Ok(Self)
-        }
-    }
-
-    impl Drop for Debugfs {
-        fn drop(&mut self) {
-            // SAFETY: Created in `create`; nothing uses the files after exit.
-            unsafe { ffi::rasync_debugfs_exit() };
-        }
-    }
 }
 
 /// `IOCB_DONTCACHE`, `(__force int) RWF_DONTCACHE`, a cast bindgen drops

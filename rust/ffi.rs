@@ -9,7 +9,7 @@
 //! circle.
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_uint, c_ulong};
+use kernel::ffi::{c_int, c_uint, c_ulong};
 
 use crate::compat;
 
@@ -56,6 +56,8 @@ extern "C" {
     pub(crate) fn rasync_stat_inc(idx: c_uint);
     pub(crate) fn rasync_stat_read();
     pub(crate) fn rasync_nr_stats() -> c_uint;
+    pub(crate) fn rasync_debugfs_init();
+    pub(crate) fn rasync_debugfs_exit();
     pub(crate) static mut rasync_hook_only: bool;
 
     // shim/helpers.c
@@ -167,22 +169,6 @@ extern "C" {
     pub(crate) fn folio_put_wait_locked(folio: *mut bindings::folio, state: c_int) -> c_int;
     pub(crate) fn folio_unlock(folio: *mut bindings::folio);
     pub(crate) fn folio_mark_accessed(folio: *mut bindings::folio);
-}
-
-// shim/module.c, for the debugfs files (`compat::debugfs`): what Rust's
-// files show and do on 7.3, and the C files of 6.12.
-#[allow(dead_code, reason = "each kernel uses one of the two sets")]
-extern "C" {
-    // 7.3
-    pub(crate) fn rasync_stat_name(idx: c_uint) -> *const c_char;
-    pub(crate) fn rasync_stat_sum(idx: c_uint) -> u64;
-    pub(crate) fn rasync_queued_hist_buckets() -> c_uint;
-    pub(crate) fn rasync_queued_hist_sum(b: c_uint) -> u64;
-    pub(crate) fn rasync_stats_reset();
-    pub(crate) fn rasync_state_enabled() -> bool;
-    // 6.12
-    pub(crate) fn rasync_debugfs_init();
-    pub(crate) fn rasync_debugfs_exit();
 }
 
 pub(crate) use bindings::{__folio_put, copy_page_to_iter, touch_atime};

@@ -16,7 +16,10 @@
 //! Module glue, called by the hook's entry point around the read path and
 //! never by it: a statistic must not shape a read.  Called only while
 //! `rasync:rasync_woken` is enabled, so that untraced reads pay for neither
-//! clock read nor look-up.
+//! clock read nor look-up.  So a read queued just before the event is
+//! turned off and retried after leaves its note too: once the event is on
+//! again, a new request at that address may take it (a wrong sample each,
+//! at most one per request queued at that moment).
 
 use core::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use kernel::bindings;

@@ -17,10 +17,8 @@ use kernel::ffi::c_int;
 use kernel::prelude::*;
 
 // The layers, bottom up: a module imports from its own group and the
-// groups before it, never from one after it, with two exceptions:
-// `mm::wait` counts its waits in `stats`, and `compat::debugfs`, glue that
-// differs between the kernels (`debugfs.rs` on 7.3), shows this file's
-// state of the hook.
+// groups before it, never from one after it, with one exception:
+// `mm::wait` counts its waits in `stats`.
 //
 // Declarations of C (and of the C shims in `shim/`), and what differs
 // between the kernels this builds for.
@@ -40,7 +38,6 @@ mod read;
 mod queued;
 mod selftest;
 
-use compat::debugfs::Debugfs;
 use fs::Kiocb;
 use iov::IovIterDest;
 use mm::wait::WaitPageQueue;
@@ -213,6 +210,32 @@ impl Drop for Hook {
     }
 }
 
+/// The debugfs directory `rasync/` of the C shim, removed on drop.  C's:
+/// 6.12's kernel crate has no debugfs, and 7.3's `kernel::debugfs` gives
+/// its files no owner, so an open file would not keep the module loaded
+/// and its release would run after the module's code went.
+struct Debugfs;
+
+impl Debugfs {
+    /// # Safety
+    ///
+    /// Called once, from module init: the shim keeps one directory.
+    unsafe fn create() -> Self {
+        // SAFETY: The one call (this function's contract), before anything
+        // reads the files.
+        unsafe { ffi::rasync_debugfs_init() };
+        Self
+    }
+}
+
+impl Drop for Debugfs {
+    fn drop(&mut self) {
+        // SAFETY: The one `Debugfs` made by `create`; nothing uses the files
+        // after module exit.
+        unsafe { ffi::rasync_debugfs_exit() };
+    }
+}
+
 struct Rasync {
     // Taken and dropped first by `Rasync::drop`, before the files it
     // reports in; `None` only there.
@@ -230,7 +253,8 @@ impl kernel::Module for Rasync {
             pr_err!("C and Rust disagree on folio_order(); rebuild against this kernel\n");
             return Err(EINVAL);
         }
-        let debugfs = Debugfs::create()?;
+        // SAFETY: Module init, the one call.
+        let debugfs = unsafe { Debugfs::create() };
         let hook = Hook::start()?;
         pr_info!(
             "loaded, read hook {}\n",

@@ -293,9 +293,10 @@ fn same_folio(pos1: i64, pos2: i64, folio: &Folio) -> bool {
 /// `filemap_read()` for a file that opted in to async buffered reads.
 /// `waitq` is io_uring's wait entry of an `IOCB_WAITQ` read.
 ///
-/// Inlined into its one caller, the hook's entry point: at `opt-level=s`
-/// rustc kept it apart, and the second call, frame and saved registers
-/// cost every read about as much as the hook itself.
+/// Inlined into its one caller (`read_timed`, itself inlined into the
+/// hook's entry point): at `opt-level=s` rustc kept it apart, and the
+/// second call, frame and saved registers cost every read about as much as
+/// the hook itself.
 #[inline(always)]
 pub(crate) fn filemap_read(
     iocb: &Kiocb,

@@ -12,12 +12,6 @@
 
 #ifdef RASYNC_LINUX_6_12
 
-/*
- * 6.12's kernel crate has no debugfs: module.c makes rasync/ in C, and
- * Rust only owns it (rust/compat.rs).
- */
-#define RASYNC_C_DEBUGFS 1
-
 #define RASYNC_IOCB_DONTCACHE 0
 
 /* The unbound system workqueue, renamed system_dfl_wq by 7.x. */
@@ -45,9 +39,6 @@ static inline int rasync_compat_create_folio(struct kiocb *iocb,
 }
 
 #else /* 7.3 */
-
-/* Rust makes rasync/ with kernel::debugfs (rust/debugfs.rs). */
-#define RASYNC_C_DEBUGFS 0
 
 /* Drop-behind (RWF_DONTCACHE) reads arrived in 6.14. */
 #define RASYNC_IOCB_DONTCACHE IOCB_DONTCACHE

@@ -3,8 +3,9 @@
  * rasync: the parts of the module that the kernel crate has no abstractions
  * for: runtime-writable module parameters with set callbacks (7.3's
  * module_param gives load-time, sysfs-invisible ones), per-CPU counters
- * (per_cpu() is a macro) and, on 6.12, which has no Rust debugfs, the
- * debugfs files that show them (compat.h).
+ * (per_cpu() is a macro) and the debugfs files that show them (6.12 has
+ * no Rust debugfs; 7.3's gives its files no owner, so an open file would
+ * not keep the module loaded).
  */
 #define pr_fmt(fmt) "rasync: " fmt
 
@@ -223,10 +224,7 @@ void rasync_queued_hist_add(u64 ns)
 	this_cpu_inc(rasync_queued_hist[min(fls64(ns), RASYNC_HIST_BUCKETS - 1)]);
 }
 
-/*
- * What debugfs shows, summed over all CPUs: per_cpu() is a macro, so
- * Rust's debugfs files (7.3) read the sums through these.
- */
+/* What debugfs shows, summed over all CPUs. */
 static u64 rasync_sum_cpus(const u64 __percpu *counter)
 {
 	u64 sum = 0;
@@ -237,19 +235,14 @@ static u64 rasync_sum_cpus(const u64 __percpu *counter)
 	return sum;
 }
 
-u64 rasync_stat_sum(unsigned int idx)
+static u64 rasync_stat_sum(unsigned int idx)
 {
 	if (WARN_ON_ONCE(idx >= RASYNC_NR_STATS))
 		return 0;
 	return rasync_sum_cpus(&rasync_stats[idx]);
 }
 
-unsigned int rasync_queued_hist_buckets(void)
-{
-	return RASYNC_HIST_BUCKETS;
-}
-
-u64 rasync_queued_hist_sum(unsigned int b)
+static u64 rasync_queued_hist_sum(unsigned int b)
 {
 	if (WARN_ON_ONCE(b >= RASYNC_HIST_BUCKETS))
 		return 0;
@@ -257,7 +250,7 @@ u64 rasync_queued_hist_sum(unsigned int b)
 }
 
 /* Zeroes every counter and the histogram: a write of "reset" to stats. */
-void rasync_stats_reset(void)
+static void rasync_stats_reset(void)
 {
 	unsigned int i;
 	int cpu;
@@ -269,13 +262,6 @@ void rasync_stats_reset(void)
 			per_cpu(rasync_queued_hist[i], cpu) = 0;
 	}
 }
-
-bool rasync_state_enabled(void)
-{
-	return READ_ONCE(rasync_enabled);
-}
-
-#if RASYNC_C_DEBUGFS
 
 /* Lines "<from_ns> <to_ns> <count>" for the non-empty buckets. */
 static int queued_hist_show(struct seq_file *m, void *v)
@@ -337,7 +323,7 @@ static const struct file_operations stats_fops = {
 static int state_show(struct seq_file *m, void *v)
 {
 	seq_printf(m, "hooked %d\nenabled %d\nhook_only %d\n", rasync_hooked(),
-		   rasync_state_enabled(), READ_ONCE(rasync_hook_only));
+		   READ_ONCE(rasync_enabled), READ_ONCE(rasync_hook_only));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(state);
@@ -357,5 +343,3 @@ void rasync_debugfs_exit(void)
 {
 	debugfs_remove_recursive(rasync_debugfs);
 }
-
-#endif /* RASYNC_C_DEBUGFS */

@@ -35,12 +35,6 @@ void rasync_stat_read(void);
 unsigned int rasync_nr_stats(void);
 const char *rasync_stat_name(unsigned int idx);
 void rasync_queued_hist_add(u64 ns);
-u64 rasync_stat_sum(unsigned int idx);
-unsigned int rasync_queued_hist_buckets(void);
-u64 rasync_queued_hist_sum(unsigned int b);
-void rasync_stats_reset(void);
-bool rasync_state_enabled(void);
-/* RASYNC_C_DEBUGFS (compat.h) only */
 void rasync_debugfs_init(void);
 void rasync_debugfs_exit(void);
 
