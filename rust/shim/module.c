@@ -187,7 +187,7 @@ static const char *const rasync_stat_names[RASYNC_NR_STATS] = {
 #undef RASYNC_STAT
 };
 
-/* A counter's name, for debugfs and the trace events that give a reason. */
+/* A counter's name, for the trace events that give a reason. */
 const char *rasync_stat_name(unsigned int idx)
 {
 	return idx < RASYNC_NR_STATS ? rasync_stat_names[idx] : "?";
@@ -224,7 +224,7 @@ void rasync_queued_hist_add(u64 ns)
 	this_cpu_inc(rasync_queued_hist[min(fls64(ns), RASYNC_HIST_BUCKETS - 1)]);
 }
 
-/* What debugfs shows, summed over all CPUs. */
+/* What debugfs shows of a per-CPU counter: its sum over all CPUs. */
 static u64 rasync_sum_cpus(const u64 __percpu *counter)
 {
 	u64 sum = 0;
@@ -235,41 +235,13 @@ static u64 rasync_sum_cpus(const u64 __percpu *counter)
 	return sum;
 }
 
-static u64 rasync_stat_sum(unsigned int idx)
-{
-	if (WARN_ON_ONCE(idx >= RASYNC_NR_STATS))
-		return 0;
-	return rasync_sum_cpus(&rasync_stats[idx]);
-}
-
-static u64 rasync_queued_hist_sum(unsigned int b)
-{
-	if (WARN_ON_ONCE(b >= RASYNC_HIST_BUCKETS))
-		return 0;
-	return rasync_sum_cpus(&rasync_queued_hist[b]);
-}
-
-/* Zeroes every counter and the histogram: a write of "reset" to stats. */
-static void rasync_stats_reset(void)
-{
-	unsigned int i;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		for (i = 0; i < RASYNC_NR_STATS; i++)
-			per_cpu(rasync_stats[i], cpu) = 0;
-		for (i = 0; i < RASYNC_HIST_BUCKETS; i++)
-			per_cpu(rasync_queued_hist[i], cpu) = 0;
-	}
-}
-
 /* Lines "<from_ns> <to_ns> <count>" for the non-empty buckets. */
 static int queued_hist_show(struct seq_file *m, void *v)
 {
 	unsigned int b;
 
 	for (b = 0; b < RASYNC_HIST_BUCKETS; b++) {
-		u64 sum = rasync_queued_hist_sum(b);
+		u64 sum = rasync_sum_cpus(&rasync_queued_hist[b]);
 
 		if (sum)
 			seq_printf(m, "%llu %llu %llu\n", b ? 1ULL << (b - 1) : 0,
@@ -285,7 +257,7 @@ static int stats_show(struct seq_file *m, void *v)
 
 	for (i = 0; i < RASYNC_NR_STATS; i++)
 		seq_printf(m, "%s %llu\n", rasync_stat_names[i],
-			   rasync_stat_sum(i));
+			   rasync_sum_cpus(&rasync_stats[i]));
 	return 0;
 }
 
@@ -299,6 +271,8 @@ static ssize_t stats_write(struct file *file, const char __user *ubuf,
 			   size_t len, loff_t *ppos)
 {
 	char buf[16];
+	unsigned int i;
+	int cpu;
 
 	if (len == 0 || len >= sizeof(buf))
 		return -EINVAL;
@@ -307,7 +281,12 @@ static ssize_t stats_write(struct file *file, const char __user *ubuf,
 	buf[len] = '\0';
 	if (strcmp(strim(buf), "reset"))
 		return -EINVAL;
-	rasync_stats_reset();
+	for_each_possible_cpu(cpu) {
+		for (i = 0; i < RASYNC_NR_STATS; i++)
+			per_cpu(rasync_stats[i], cpu) = 0;
+		for (i = 0; i < RASYNC_HIST_BUCKETS; i++)
+			per_cpu(rasync_queued_hist[i], cpu) = 0;
+	}
 	return len;
 }
 
